@@ -1,0 +1,56 @@
+"""Instantiating a preset's components from the registry, with checks that name the culprit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ConfigError, PluginError
+from .interfaces import ComponentRef, Dataset, Discriminator, GANLoss, Generator, Preset
+from .registry import Registry, get_registry
+
+BASES = {"generator": Generator, "discriminator": Discriminator, "loss": GANLoss,
+         "dataset": Dataset}
+
+
+@dataclass
+class Components:
+    generator: Generator
+    discriminator: Discriminator
+    loss: GANLoss
+    dataset: Dataset
+
+
+def build_component(kind: str, ref: ComponentRef, registry: Registry | None = None):
+    entry = (registry or get_registry()).get(kind, ref.name)
+    try:
+        obj = entry.obj(**ref.kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{kind} {ref.name!r} ({entry.provider}) rejected its settings "
+                          f"{dict(ref.kwargs)}: {exc}") from None
+    except (ValueError, ConfigError) as exc:
+        raise ConfigError(f"{kind} {ref.name!r}: {exc}") from None
+    if not isinstance(obj, BASES[kind]):
+        raise PluginError(f"{kind} {ref.name!r} from {entry.provider} built a "
+                          f"{type(obj).__name__}, not a ganzoo {BASES[kind].__name__}")
+    return obj
+
+
+def build_generator(preset: Preset, registry: Registry | None = None) -> Generator:
+    return build_component("generator", preset.generator, registry)
+
+
+def build(preset: Preset, registry: Registry | None = None) -> Components:
+    """All four components of ``preset``, checked to agree on the image shape."""
+    parts = Components(
+        generator=build_generator(preset, registry),
+        discriminator=build_component("discriminator", preset.discriminator, registry),
+        loss=build_component("loss", preset.loss, registry),
+        dataset=build_component("dataset", preset.dataset, registry),
+    )
+    shape = tuple(parts.dataset.sample_shape)
+    for kind, got in (("generator", parts.generator.out_shape),
+                      ("discriminator", parts.discriminator.in_shape)):
+        if tuple(got) != shape:
+            raise ConfigError(f"preset {preset.name!r}: {kind} works on images shaped "
+                              f"{tuple(got)} but dataset {preset.dataset.name!r} has {shape}")
+    return parts

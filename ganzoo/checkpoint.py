@@ -1,0 +1,153 @@
+"""safetensors checkpoints: loading one never runs code.
+
+A training checkpoint holds G, D, both optimiser states and the RNG states as tensors; its
+metadata holds the format, the ganzoo version, the preset name, the resolved config (JSON),
+the epoch and the optimisers' hyper-parameters. A generator export holds G alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from .errors import CheckpointError
+from .fileio import atomic_write_bytes
+from .interfaces import Preset
+
+FORMAT = "ganzoo/1"
+TRAINING, GENERATOR = "training", "generator"
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    kind: str
+    preset: Preset
+    epoch: int  # epochs completed
+    tensors: dict[str, torch.Tensor]
+    metadata: dict[str, str]
+
+    def section(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The tensors saved under ``prefix.`` with the prefix removed."""
+        cut = len(prefix) + 1
+        return {k[cut:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, list]:
+    state = opt.state_dict()
+    tensors = {f"{prefix}.{index}.{name}": value.detach().clone().contiguous()
+               for index, entry in state["state"].items() for name, value in entry.items()}
+    return tensors, state["param_groups"]
+
+
+def _restore_optimizer(ckpt: Checkpoint, prefix: str, opt: torch.optim.Optimizer,
+                       groups: list) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in ckpt.section(prefix).items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], kind: str, preset: Preset, epoch: int,
+           extra: dict[str, str] | None = None) -> None:
+    metadata = {"format": FORMAT, "kind": kind, "ganzoo_version": _version(),
+                "preset": preset.name, "config": json.dumps(preset.to_dict()),
+                "epoch": str(epoch), **(extra or {})}
+    tensors = {k: v.cpu() for k, v in tensors.items()}
+    atomic_write_bytes(Path(path), safetensors_bytes(tensors, metadata=metadata))
+
+
+def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn.Module,
+                  discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
+                  opt_d: torch.optim.Optimizer) -> None:
+    tensors = {**_module_tensors("generator", generator),
+               **_module_tensors("discriminator", discriminator)}
+    groups = {}
+    for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
+        opt_tensors, groups[prefix] = _flatten_optimizer(prefix, opt)
+        tensors.update(opt_tensors)
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = state
+    _write(path, tensors, TRAINING, preset, epoch, {"optimizers": json.dumps(groups)})
+
+
+def export_generator(path: Path, *, preset: Preset, epoch: int,
+                     generator: torch.nn.Module) -> None:
+    _write(path, _module_tensors("generator", generator), GENERATOR, preset, epoch)
+
+
+def load(path: Path) -> Checkpoint:
+    """Read and validate a checkpoint; any problem is one clear :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - not a dict
+    except Exception as exc:  # safetensors reports truncation and garbage in many ways
+        raise CheckpointError(f"{path} is not a readable safetensors file "
+                              f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a ganzoo checkpoint (format "
+                              f"{metadata.get('format')!r}, expected {FORMAT!r})")
+    try:
+        preset = Preset.from_dict(json.loads(metadata["config"]))
+        epoch = int(metadata["epoch"])
+        kind = metadata["kind"]
+    except Exception as exc:
+        raise CheckpointError(f"{path} has damaged metadata ({type(exc).__name__}: {exc})") from None
+    if kind not in (TRAINING, GENERATOR):
+        raise CheckpointError(f"{path} has unknown checkpoint kind {kind!r}")
+    return Checkpoint(path, kind, preset, epoch, tensors, metadata)
+
+
+def load_module(ckpt: Checkpoint, prefix: str, module: torch.nn.Module) -> None:
+    try:
+        module.load_state_dict(ckpt.section(prefix))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise CheckpointError(f"{ckpt.path}: the {prefix} weights do not fit the model "
+                              f"({detail[:300]})") from None
+
+
+def restore_training(ckpt: Checkpoint, *, generator: torch.nn.Module,
+                     discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
+                     opt_d: torch.optim.Optimizer) -> None:
+    """Load every part of a training checkpoint, RNG states included, into the live objects."""
+    if ckpt.kind != TRAINING:
+        raise CheckpointError(f"{ckpt.path} is a {ckpt.kind} export; resuming needs a "
+                              "training checkpoint")
+    load_module(ckpt, "generator", generator)
+    load_module(ckpt, "discriminator", discriminator)
+    try:
+        groups = json.loads(ckpt.metadata["optimizers"])
+        _restore_optimizer(ckpt, "opt_g", opt_g, groups["opt_g"])
+        _restore_optimizer(ckpt, "opt_d", opt_d, groups["opt_d"])
+        torch.set_rng_state(ckpt.tensors["rng.cpu"])
+    except Exception as exc:
+        raise CheckpointError(f"{ckpt.path}: cannot restore the optimiser or RNG state "
+                              f"({type(exc).__name__}: {exc})") from None
+    cuda = ckpt.section("rng.cuda")
+    cuda_states = [cuda[k] for k in sorted(cuda, key=int)]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
+

@@ -1,0 +1,148 @@
+"""The ``ganzoo`` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import apply_overrides, parse_overrides, settable_keys
+from .registry import KINDS, PLURALS, get_registry, normalize_kind
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="ganzoo")
+def main() -> None:
+    """ganzoo: a plugin-based GAN zoo for PyTorch.
+
+    \b
+    Examples:
+      ganzoo list presets
+      ganzoo train vanilla-mnist
+      ganzoo train vanilla-mnist --epochs 5 --set lr_g=1e-4 --out runs/try
+      ganzoo train vanilla-mnist --resume runs/try --epochs 10
+      ganzoo sample runs/try -n 64 -o grid.png
+    """
+
+
+@main.command("list")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False, default="*")
+def list_cmd(kind: str | None, pattern: str) -> None:
+    """List registered presets, generators, discriminators, losses and datasets.
+
+    KIND is one of presets, generators, discriminators, losses, datasets (default: all);
+    PATTERN is a shell-style wildcard such as 'vanilla*'.
+    """
+    registry = get_registry()
+    kinds = [normalize_kind(kind)] if kind else list(KINDS)
+    for k in kinds:
+        entries = registry.list(k, pattern)
+        click.secho(f"{PLURALS[k]}:", bold=True)
+        if not entries:
+            click.echo("  (none)")
+        width = max((len(e.name) for e in entries), default=0)
+        for e in entries:
+            aliases = f" (aliases: {', '.join(e.aliases)})" if e.aliases else ""
+            click.echo(f"  {e.name:<{width}}  {e.summary}{aliases}  [{e.provider}]")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """Show installed plugins, what each provides, and any load errors."""
+    registry = get_registry()
+    rows = [{"name": p.name, "provider": p.provider, "module": p.module,
+             "provides": p.provides, "error": p.error} for p in registry.plugins]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "warnings": registry.warnings}, indent=2))
+        return
+    for row in rows:
+        status = click.style("FAILED", fg="red") if row["error"] else click.style("ok", fg="green")
+        click.echo(f"{row['name']}  [{row['provider']}]  {row['module']}  {status}")
+        for kind, names in row["provides"].items():
+            click.echo(f"    {PLURALS[kind]}: {', '.join(names)}")
+        if row["error"]:
+            click.echo(f"    error: {row['error']}")
+    if not rows:
+        click.echo("no plugins loaded")
+
+
+@main.command()
+@click.argument("preset")
+@click.option("--epochs", type=int, help="Total epochs to train (with --resume: up to).")
+@click.option("--batch-size", type=int, help="Images per step.")
+@click.option("--lr", type=float, help="Learning rate of both G and D.")
+@click.option("--seed", type=int, help="Seed for weights, noise, batches and flips.")
+@click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (default: runs/PRESET-TIME).")
+@click.option("--resume", type=click.Path(path_type=Path),
+              help="Continue a run directory or training checkpoint.")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override any preset setting, e.g. --set hflip=false or "
+                   "--set generator.z_dim=100. Repeatable.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
+def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_dir, sets,
+          quiet) -> None:
+    """Train PRESET (see 'ganzoo list presets').
+
+    \b
+    Examples:
+      ganzoo train vanilla-mnist
+      ganzoo train vanilla-mnist --epochs 2 --batch-size 128 --out runs/quick
+      ganzoo train vanilla-mnist --resume runs/quick --epochs 4
+    """
+    from .trainer import RunOptions
+    from .trainer import train as run_training
+
+    flags = {"epochs": epochs, "batch_size": batch_size, "lr_g": lr, "lr_d": lr, "seed": seed}
+    overrides = parse_overrides(sets)
+    overrides.update({k: str(v) for k, v in flags.items() if v is not None})
+    base = get_registry().preset(preset)
+    if resume is not None:
+        from .checkpoint import load
+        from .trainer import find_checkpoint
+
+        saved = load(find_checkpoint(resume)).preset
+        if saved.name != base.name:
+            raise click.UsageError(f"{resume} is a run of preset {saved.name!r}, not "
+                                   f"{base.name!r}")
+        changed = sorted(set(overrides) - {"epochs"})
+        if changed:
+            raise click.UsageError(f"a resumed run keeps its settings; only --epochs may "
+                                   f"change (got {', '.join(changed)})")
+        base = saved
+    resolved = apply_overrides(base, overrides)
+    run_training(resolved, RunOptions(device=device, out=out, data_dir=data_dir, resume=resume,
+                                      quiet=quiet))
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("-n", "count", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="Number of samples.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("samples.png"), show_default=True, help="PNG file to write.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
+def sample(source: Path, count: int, out: Path, seed: int, device: str | None) -> None:
+    """Draw a grid of samples from a run directory or checkpoint (SOURCE)."""
+    from .sampling import sample_grid
+    from .trainer import resolve_device
+
+    epoch = sample_grid(source, out, n=count, seed=seed, device=resolve_device(device))
+    click.echo(f"wrote {count} samples (generator after {epoch} epochs) to {out}")
+
+
+@main.command("settings")
+def settings_cmd() -> None:
+    """List the keys that --set accepts."""
+    for key in settable_keys():
+        click.echo(key)

@@ -1,0 +1,105 @@
+"""Image datasets stored as IDX files in torchvision's layout, fetched on first use.
+
+``<root>/<folder>/raw/train-images-idx3-ubyte`` etc. -- the same files torchvision reads, so
+``torchvision.datasets.MNIST(root)`` works on a root that ganzoo filled, and vice versa.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from .errors import DataError
+from .idx import read_idx
+from .interfaces import Dataset, Shape
+
+SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+# A fetcher fills ``raw_dir`` with the four IDX files or raises; its name appears in errors.
+Fetcher = Callable[[Path], None]
+
+
+def default_data_root() -> Path:
+    """``$GANZOO_DATA``, else the per-user cache directory."""
+    if os.environ.get("GANZOO_DATA"):
+        return Path(os.environ["GANZOO_DATA"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "ganzoo"
+
+
+def find_idx(raw_dir: Path, name: str) -> Path | None:
+    for candidate in (raw_dir / name, raw_dir / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class IdxDataset(Dataset):
+    """A dataset of single-channel images in the four MNIST-style IDX files.
+
+    Subclasses name the ``folder`` and list ``fetchers`` to try, in order, when files are
+    missing; each fetcher is a ``(name, callable)`` pair.
+    """
+
+    folder: str
+    sample_shape: Shape = (1, 28, 28)
+    num_classes: int = 10
+    fetchers: Sequence[tuple[str, Fetcher]] = ()
+    how_to_provide: str = ""
+
+    def raw_dir(self, root: Path) -> Path:
+        return Path(root) / self.folder / "raw"
+
+    def missing_files(self, root: Path) -> list[str]:
+        raw = self.raw_dir(root)
+        return [n for pair in SPLITS.values() for n in pair if find_idx(raw, n) is None]
+
+    def ensure(self, root: Path) -> None:
+        """Make sure the IDX files are under ``root``, trying each fetcher in turn."""
+        root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise DataError(f"data root {root} is not a directory")
+        if not self.missing_files(root):
+            return
+        try:
+            self.raw_dir(root).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"cannot create {self.raw_dir(root)}: {exc.strerror}") from None
+        tried = [f"IDX files under {self.raw_dir(root)}: {', '.join(self.missing_files(root))} "
+                 "missing"]
+        for name, fetch in self.fetchers:
+            try:
+                fetch(self.raw_dir(root))
+            except Exception as exc:  # each route may fail for its own reasons; try the next
+                tried.append(f"{name}: {type(exc).__name__}: {exc}")
+                continue
+            if not self.missing_files(root):
+                return
+            tried.append(f"{name}: finished without writing {', '.join(self.missing_files(root))}")
+        raise DataError(
+            f"could not find or fetch {self.name}. Tried: " + "; ".join(tried)
+            + f". {self.how_to_provide}".rstrip()
+        )
+
+    def load(self, split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+        self.ensure(root)
+        raw = self.raw_dir(root)
+        image_name, label_name = SPLITS[split]
+        images = read_idx(find_idx(raw, image_name))
+        labels = read_idx(find_idx(raw, label_name))
+        c, h, w = self.sample_shape
+        if images.ndim != 3 or tuple(images.shape[1:]) != (h, w):
+            raise DataError(f"{raw / image_name}: images are {tuple(images.shape[1:])}, "
+                            f"expected {(h, w)}")
+        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+            raise DataError(f"{raw / label_name}: {labels.shape[0]} labels for "
+                            f"{images.shape[0]} images")
+        return images.unsqueeze(1), labels.long()

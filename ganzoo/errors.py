@@ -1,0 +1,31 @@
+"""User-facing errors: the CLI prints their message on one line and exits non-zero."""
+
+from __future__ import annotations
+
+import click
+
+
+class GanzooError(click.ClickException):
+    """An expected failure (bad input, missing data, bad checkpoint) with a clear message."""
+
+    exit_code = 2
+
+
+class ConfigError(GanzooError):
+    """An unknown name or a value of the wrong type or range."""
+
+
+class DataError(GanzooError):
+    """Data that is missing, unreadable or corrupt."""
+
+
+class CheckpointError(GanzooError):
+    """A checkpoint that cannot be read or does not fit the run."""
+
+
+class PluginError(GanzooError):
+    """A plugin that failed to load or registered something invalid."""
+
+
+class TrainingError(GanzooError):
+    """Training that cannot go on (e.g. a loss became NaN or infinite)."""

