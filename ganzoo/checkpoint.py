@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
 import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
@@ -113,7 +114,8 @@ def load(path: Path) -> Checkpoint:
         epoch = int(metadata["epoch"])
         kind = metadata["kind"]
     except Exception as exc:
-        raise CheckpointError(f"{path} has damaged metadata ({type(exc).__name__}: {exc})") from None
+        detail = f"{type(exc).__name__}: {exc}"
+        raise CheckpointError(f"{path} has damaged metadata ({detail})") from None
     if kind not in (TRAINING, GENERATOR):
         raise CheckpointError(f"{path} has unknown checkpoint kind {kind!r}")
     return Checkpoint(path, kind, preset, epoch, tensors, metadata)

@@ -148,7 +148,8 @@ class Preset:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preset:
-        refs = {k: ComponentRef(data[k]["name"], data[k].get("kwargs", {})) for k in COMPONENT_KINDS}
+        refs = {k: ComponentRef(data[k]["name"], data[k].get("kwargs", {}))
+                for k in COMPONENT_KINDS}
         return cls(
             name=data["name"],
             summary=data.get("summary", ""),

@@ -44,7 +44,7 @@ class HookSpecs:
 
     @hookspec
     def ganzoo_register_generators(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, *, summary="", aliases=())``; factory(**kwargs) -> Generator."""
+        """``register(name, factory, *, summary="", aliases=())``; factory(**kw) -> Generator."""
 
     @hookspec
     def ganzoo_register_discriminators(self, register: Callable[..., None]) -> None:
