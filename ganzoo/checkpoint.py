@@ -121,6 +121,15 @@ def load(path: Path) -> Checkpoint:
     return Checkpoint(path, kind, preset, epoch, tensors, metadata)
 
 
+def load_training(path: Path) -> Checkpoint:
+    """A checkpoint that can be resumed (not a generator export)."""
+    ckpt = load(path)
+    if ckpt.kind != TRAINING:
+        raise CheckpointError(f"{ckpt.path} is a {ckpt.kind} export; resuming needs a "
+                              "training checkpoint from <run>/checkpoints/")
+    return ckpt
+
+
 def load_module(ckpt: Checkpoint, prefix: str, module: torch.nn.Module) -> None:
     try:
         module.load_state_dict(ckpt.section(prefix))
@@ -135,9 +144,6 @@ def restore_training(ckpt: Checkpoint, *, generator: torch.nn.Module,
                      discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
                      opt_d: torch.optim.Optimizer) -> None:
     """Load every part of a training checkpoint, RNG states included, into the live objects."""
-    if ckpt.kind != TRAINING:
-        raise CheckpointError(f"{ckpt.path} is a {ckpt.kind} export; resuming needs a "
-                              "training checkpoint")
     load_module(ckpt, "generator", generator)
     load_module(ckpt, "discriminator", discriminator)
     try:

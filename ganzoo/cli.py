@@ -107,10 +107,10 @@ def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_d
     overrides.update({k: str(v) for k, v in flags.items() if v is not None})
     base = get_registry().preset(preset)
     if resume is not None:
-        from .checkpoint import load
+        from .checkpoint import load_training
         from .trainer import find_checkpoint
 
-        saved = load(find_checkpoint(resume)).preset
+        saved = load_training(find_checkpoint(resume)).preset
         if saved.name != base.name:
             raise click.UsageError(f"{resume} is a run of preset {saved.name!r}, not "
                                    f"{base.name!r}")

@@ -134,7 +134,7 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
 
     resume_from = None
     if options.resume is not None:
-        resume_from = checkpoint.load(find_checkpoint(options.resume))
+        resume_from = checkpoint.load_training(find_checkpoint(options.resume))
         if resume_from.preset.name != preset.name:
             raise CheckpointError(f"{resume_from.path} is a run of preset "
                                   f"{resume_from.preset.name!r}, not {preset.name!r}")
@@ -154,14 +154,17 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
     fixed_noise = _fixed_noise(G, settings.seed).to(device)
 
     if resume_from is not None:
-        run = Run(options.out or run_dir_of(resume_from.path) or default_run_dir(preset))
-        run.create(preset)
         checkpoint.restore_training(resume_from, generator=G, discriminator=D,
                                     opt_g=opt_g, opt_d=opt_d)
+        run = Run(options.out or run_dir_of(resume_from.path) or default_run_dir(preset))
+        run.create(preset)
         start_epoch = resume_from.epoch
         history = run.records(before_epoch=start_epoch)
         run.rewrite_records(history)
         say(f"Resuming {preset.name} from {resume_from.path} (epoch {start_epoch})")
+        if start_epoch >= settings.epochs:
+            say(f"The run is already trained for {start_epoch} of {settings.epochs} epochs; "
+                "pass --epochs N to train longer.")
     else:
         run = Run(options.out or default_run_dir(preset))
         run.create(preset)

