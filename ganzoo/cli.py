@@ -88,9 +88,11 @@ def plugins(as_json: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any preset setting, e.g. --set hflip=false or "
                    "--set generator.z_dim=100. Repeatable.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32",
+              show_default=True, help="bf16: autocast forward passes; losses and state in fp32.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_dir, sets,
-          quiet) -> None:
+          precision, quiet) -> None:
     """Train PRESET (see 'ganzoo list presets').
 
     \b
@@ -121,7 +123,7 @@ def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_d
         base = saved
     resolved = apply_overrides(base, overrides)
     run_training(resolved, RunOptions(device=device, out=out, data_dir=data_dir, resume=resume,
-                                      quiet=quiet))
+                                      precision=precision, quiet=quiet))
 
 
 @main.command()
@@ -139,6 +141,72 @@ def sample(source: Path, count: int, out: Path, seed: int, device: str | None) -
 
     epoch = sample_grid(source, out, n=count, seed=seed, device=resolve_device(device))
     click.echo(f"wrote {count} samples (generator after {epoch} epochs) to {out}")
+
+
+def _int_list(ctx, param, value: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not sizes or min(sizes) <= 0:
+        raise click.BadParameter(f"batch sizes must be positive, got {value!r}")
+    return sizes
+
+
+def _choices(allowed: tuple[str, ...]):
+    def parse(ctx, param, value: str) -> list[str]:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        bad = [v for v in items if v not in allowed]
+        if bad or not items:
+            raise click.BadParameter(f"choose from {', '.join(allowed)}; got {value!r}")
+        return items
+
+    return parse
+
+
+@main.command()
+@click.argument("preset")
+@click.option("--batch-size", "batch_sizes", default="64", show_default=True,
+              callback=_int_list, help="Comma-separated batch sizes, e.g. 64,1024,4096.")
+@click.option("--precision", "precisions", default="fp32", show_default=True,
+              callback=_choices(("fp32", "bf16")), help="Comma-separated: fp32,bf16.")
+@click.option("--device", "devices", default=None,
+              help="Comma-separated devices (default: cuda if available, else cpu).")
+@click.option("--seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Minimum timed seconds per measurement (after warm-up).")
+@click.option("--no-baseline", is_flag=True, help="Skip the tutorial loop.")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="As for train.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, data_dir, sets,
+          as_json) -> None:
+    """Measure training throughput of PRESET against the tutorial's loop, in one process.
+
+    \b
+    Examples:
+      ganzoo bench vanilla-mnist
+      ganzoo bench vanilla-mnist --batch-size 64,1024,4096 --precision fp32,bf16 --json
+    """
+    import torch
+
+    from .bench import format_table, run_bench
+    from .datasets import default_data_root
+    from .trainer import resolve_device
+
+    resolved = apply_overrides(get_registry().preset(preset), parse_overrides(sets))
+    names = devices.split(",") if devices else [None]
+    chosen = [resolve_device(n.strip() if n else None) for n in names]
+    progress = (lambda msg: None) if as_json else (lambda msg: click.echo(msg, err=True))
+    results = run_bench(resolved, data_dir or default_data_root(), chosen, batch_sizes,
+                        precisions, baseline=not no_baseline, seconds=seconds,
+                        progress=progress)
+    if as_json:
+        info = {"preset": resolved.name, "torch": torch.__version__,
+                "threads": torch.get_num_threads(), "results": [r.to_dict() for r in results]}
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(format_table(results))
 
 
 @main.command("settings")

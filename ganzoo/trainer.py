@@ -37,6 +37,7 @@ class RunOptions:
     out: Path | None = None  # run directory; default runs/<preset>-<time>
     data_dir: Path | None = None  # default: $GANZOO_DATA or ~/.cache/ganzoo
     resume: Path | None = None  # a run directory or a training checkpoint
+    precision: str = "fp32"  # or "bf16": autocast forward passes, fp32 losses and state
     quiet: bool = False
 
 
@@ -146,7 +147,7 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
     betas = (settings.beta1, settings.beta2)
     opt_g = make_adam(G.parameters(), settings.lr_g, betas, device)
     opt_d = make_adam(D.parameters(), settings.lr_d, betas, device)
-    step = TrainStep(G, D, parts.loss, opt_g, opt_d)
+    step = TrainStep(G, D, parts.loss, opt_g, opt_d, precision=options.precision)
 
     images, labels = parts.dataset.load("train", data_root)
     data = DeviceImages(images, labels, device, hflip=settings.hflip)

@@ -1,0 +1,70 @@
+"""Training throughput, ganzoo against the tutorial, per device and batch size.
+
+Run: python -m pytest benchmarks/ --benchmark-columns=mean,ops,rounds
+(ops is steps/s; multiply by the batch size for samples/s). GPU cases run when CUDA is
+present and are skipped otherwise. Nothing here asserts on time.
+"""
+
+import pytest
+import torch
+from conftest import DEVICES
+from tutorial_seed import Tutorial
+
+from ganzoo.build import build
+from ganzoo.registry import get_registry
+from ganzoo.step import TrainStep
+from ganzoo.trainer import make_adam
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def ganzoo_step(device, precision):
+    torch.manual_seed(0)
+    parts = build(get_registry().preset("vanilla-mnist"))
+    G, D = parts.generator.to(device), parts.discriminator.to(device)
+    opt_g = make_adam(G.parameters(), 3e-4, (0.9, 0.999), torch.device(device))
+    opt_d = make_adam(D.parameters(), 3e-4, (0.9, 0.999), torch.device(device))
+    return TrainStep(G, D, parts.loss, opt_g, opt_d, precision)
+
+
+def endless(data, batch_size):
+    while True:
+        for real, _ in data.epoch(batch_size):
+            yield real
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("batch_size", [64, 1024])
+def test_tutorial_loop(benchmark, tutorial_dataset, device, batch_size):
+    if device == "cuda" and batch_size > 64:
+        pytest.skip("the PIL data path, not the GPU, bounds the tutorial here")
+    tutorial = Tutorial(tutorial_dataset, device, batch_size)
+    feed = tutorial.batches()
+
+    def step():
+        tutorial.step(next(feed)[0])
+        sync(device)
+
+    benchmark.extra_info.update(device=device, batch_size=batch_size, impl="tutorial")
+    benchmark.pedantic(step, rounds=30 if batch_size <= 64 else 5, warmup_rounds=3)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("batch_size", [64, 1024, 4096])
+def test_ganzoo_step(benchmark, device_images, device, precision, batch_size):
+    if device == "cpu" and precision == "bf16" and batch_size > 64:
+        pytest.skip("bf16 is emulated on CPUs without native bf16 and is slow there")
+    step = ganzoo_step(device, precision)
+    feed = endless(device_images(device), batch_size)
+
+    def one():
+        step(next(feed))
+        sync(device)
+
+    benchmark.extra_info.update(device=device, batch_size=batch_size, precision=precision,
+                                impl="ganzoo")
+    benchmark.pedantic(one, rounds=100 if batch_size <= 64 else 10, warmup_rounds=5)
