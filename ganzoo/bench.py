@@ -109,17 +109,16 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process-wide, in KiB
 
 
-def _time(step: Callable[[], object], device: torch.device, warmup: int, min_steps: int,
-          seconds: float) -> tuple[int, float]:
-    for _ in range(warmup):
-        step()
-    sync(device)
-    start, steps = time.perf_counter(), 0
-    while steps < min_steps or time.perf_counter() - start < seconds:
-        step()
-        steps += 1
-    sync(device)
-    return steps, time.perf_counter() - start
+@dataclass
+class Runner:
+    """One implementation at one setting, ready to take timed steps."""
+
+    impl: str
+    precision: str
+    step: Callable[[], object]
+    flops_per_step: float
+    steps: int = 0
+    seconds: float = 0.0
 
 
 def _parts(preset: Preset, device: torch.device) -> Components:
@@ -130,94 +129,108 @@ def _parts(preset: Preset, device: torch.device) -> Components:
     return parts
 
 
-def bench_ganzoo(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
-                 device: torch.device, batch_size: int, precision: str, *, warmup: int = 10,
-                 min_steps: int = 20, seconds: float = 5.0) -> BenchResult:
+def _flops_of_copy(step, batch: Callable[[], torch.Tensor]) -> float:
+    """FLOPs of one step, counted on a deep copy so the timed models are untouched."""
+    clone = copy.deepcopy(step)
+    return count_flops(lambda: clone(batch()))
+
+
+def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int,
+                  precision: str) -> Runner:
     """ganzoo's training step fed by the on-device data path, as ``ganzoo train`` runs it."""
+    device = data.device
     parts = _parts(preset, device)
     s = preset.train
     betas = (s.beta1, s.beta2)
     opt_g = make_adam(parts.generator.parameters(), s.lr_g, betas, device)
     opt_d = make_adam(parts.discriminator.parameters(), s.lr_d, betas, device)
     step = TrainStep(parts.generator, parts.discriminator, parts.loss, opt_g, opt_d, precision)
-    data = DeviceImages(images, labels, device, hflip=s.hflip)
+    feed = _endless(data, batch_size)
     total = torch.zeros(2, device=device)
 
-    def batches() -> Iterator[torch.Tensor]:
-        while True:
-            for real, _ in data.epoch(batch_size):
-                yield real
-
-    feed = batches()
-
     def one() -> None:
-        nonlocal total
-        total += step(next(feed))
+        total.add_(step(next(feed)))  # the loss bookkeeping train does, without a host sync
 
-    flops = _flops_of_copy(lambda st: st(next(feed)), step)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    steps, elapsed = _time(one, device, warmup, min_steps, seconds)
-    return _result("ganzoo", device, precision, batch_size, steps, elapsed, flops)
+    return Runner("ganzoo", precision, one, _flops_of_copy(step, lambda: next(feed)))
 
 
-def bench_tutorial(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
-                   device: torch.device, batch_size: int, *, warmup: int = 5,
-                   min_steps: int = 10, seconds: float = 5.0) -> BenchResult:
+def tutorial_runner(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
+                    device: torch.device, batch_size: int) -> Runner:
     """The tutorial's loop (see :mod:`ganzoo.baseline`) on the same device and data."""
     parts = _parts(preset, device)
     s = preset.train
     step = TutorialStep(parts.generator, parts.discriminator, parts.loss, s.lr_g, s.lr_d,
                         (s.beta1, s.beta2))
     feed = tutorial_batches(tutorial_loader(images, labels, batch_size, s.hflip), device)
-    flops = _flops_of_copy(lambda st: st(next(feed)), step)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    steps, elapsed = _time(lambda: step(next(feed)), device, warmup, min_steps, seconds)
-    return _result("tutorial", device, "fp32", batch_size, steps, elapsed, flops)
+    return Runner("tutorial", "fp32", lambda: step(next(feed)),
+                  _flops_of_copy(step, lambda: next(feed)))
 
 
-def _flops_of_copy(run: Callable, step) -> float:
-    """FLOPs of one step, counted on a deep copy so the timed models are untouched."""
-    return count_flops(lambda: run(copy.deepcopy(step)))
+def _endless(data: DeviceImages, batch_size: int) -> Iterator[torch.Tensor]:
+    while True:
+        for real, _ in data.epoch(batch_size):
+            yield real
 
 
-def _result(impl: str, device: torch.device, precision: str, batch_size: int, steps: int,
-            elapsed: float, flops: float) -> BenchResult:
-    per_step = elapsed / steps
-    return BenchResult(impl=impl, device=str(device), precision=precision,
-                       batch_size=batch_size, steps=steps, seconds=elapsed,
-                       samples_per_s=batch_size / per_step, ms_per_step=per_step * 1e3,
-                       flops_per_step=flops, achieved_flops=flops / per_step,
-                       peak_flops=None, peak_memory_mb=peak_memory_mb(device))
+def measure(runners: list[Runner], device: torch.device, seconds: float, rounds: int = 5,
+            warmup: int = 5) -> None:
+    """Time the runners in alternating blocks, so drifts of a shared machine hit all alike."""
+    block: dict[int, int] = {}
+    for i, runner in enumerate(runners):
+        for _ in range(warmup):
+            runner.step()
+        sync(device)
+        start = time.perf_counter()
+        runner.step()
+        sync(device)
+        one = max(time.perf_counter() - start, 1e-6)
+        block[i] = max(1, int(seconds / rounds / one))
+    for _ in range(rounds):
+        for i, runner in enumerate(runners):
+            sync(device)
+            start = time.perf_counter()
+            for _ in range(block[i]):
+                runner.step()
+            sync(device)
+            runner.seconds += time.perf_counter() - start
+            runner.steps += block[i]
 
 
 def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
               batch_sizes: list[int], precisions: list[str], *, baseline: bool = True,
               seconds: float = 5.0, progress: Callable[[str], None] = print) -> list[BenchResult]:
     """Every (device, batch size, precision) for ganzoo, and the tutorial per (device, batch)."""
-    parts = build(preset)
-    images, labels = parts.dataset.load("train", data_root)
+    images, labels = build(preset).dataset.load("train", data_root)
     results: list[BenchResult] = []
     for device in devices:
+        data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
         peaks = {p: peak_flops(device, p) for p in {"fp32", *precisions}}
         for batch in batch_sizes:
-            reference = None
+            progress(f"measuring {device}, batch {batch}: "
+                     + ", ".join([*(["tutorial"] if baseline else []), *precisions]))
+            runners = [ganzoo_runner(preset, data, batch, p) for p in precisions]
             if baseline:
-                progress(f"tutorial loop, {device}, batch {batch}...")
-                reference = bench_tutorial(preset, images, labels, device, batch,
-                                           seconds=seconds)
-                reference.peak_flops = peaks["fp32"]
-                results.append(reference)
-            for precision in precisions:
-                progress(f"ganzoo, {device}, batch {batch}, {precision}...")
-                result = bench_ganzoo(preset, images, labels, device, batch, precision,
-                                      seconds=seconds)
-                result.peak_flops = peaks[precision]
-                if reference is not None:
-                    result.vs_tutorial = result.samples_per_s / reference.samples_per_s
-                results.append(result)
+                runners.insert(0, tutorial_runner(preset, images, labels, device, batch))
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            measure(runners, device, seconds * len(runners))
+            rows = [_result(r, device, batch, peaks[r.precision]) for r in runners]
+            if baseline:
+                for row in rows[1:]:
+                    row.vs_tutorial = row.samples_per_s / rows[0].samples_per_s
+            results.extend(rows)
     return results
+
+
+def _result(runner: Runner, device: torch.device, batch_size: int,
+            peak: float | None) -> BenchResult:
+    per_step = runner.seconds / runner.steps
+    return BenchResult(impl=runner.impl, device=str(device), precision=runner.precision,
+                       batch_size=batch_size, steps=runner.steps, seconds=runner.seconds,
+                       samples_per_s=batch_size / per_step, ms_per_step=per_step * 1e3,
+                       flops_per_step=runner.flops_per_step,
+                       achieved_flops=runner.flops_per_step / per_step, peak_flops=peak,
+                       peak_memory_mb=peak_memory_mb(device))
 
 
 def format_table(results: list[BenchResult]) -> str:
