@@ -13,7 +13,6 @@ from tutorial_seed import Tutorial
 from ganzoo.build import build
 from ganzoo.registry import get_registry
 from ganzoo.step import TrainStep
-from ganzoo.trainer import make_adam
 
 
 def sync(device):
@@ -25,9 +24,8 @@ def ganzoo_step(device, precision):
     torch.manual_seed(0)
     parts = build(get_registry().preset("vanilla-mnist"))
     G, D = parts.generator.to(device), parts.discriminator.to(device)
-    opt_g = make_adam(G.parameters(), 3e-4, (0.9, 0.999), torch.device(device))
-    opt_d = make_adam(D.parameters(), 3e-4, (0.9, 0.999), torch.device(device))
-    return TrainStep(G, D, parts.loss, opt_g, opt_d, precision)
+    return TrainStep.create(G, D, parts.loss, get_registry().preset("vanilla-mnist").train,
+                            precision)
 
 
 def endless(data, batch_size):

@@ -22,8 +22,7 @@ from .baseline import TutorialStep, tutorial_batches, tutorial_loader
 from .batches import DeviceImages
 from .build import Components, build
 from .interfaces import Preset
-from .step import TrainStep
-from .trainer import make_adam
+from .step import CudaGraphStep, TrainStep
 
 # Published dense (no sparsity) peaks in FLOP/s, by device-name fragment. fp32 is the CUDA-core
 # rate: PyTorch does not use TF32 for float32 matmuls unless asked to.
@@ -36,7 +35,7 @@ GPU_PEAKS = {
 
 @dataclass
 class BenchResult:
-    impl: str  # "ganzoo" or "tutorial"
+    impl: str  # "tutorial", "ganzoo", or "ganzoo+graph" (CUDA graphs)
     device: str
     precision: str
     batch_size: int
@@ -135,23 +134,24 @@ def _flops_of_copy(step, batch: Callable[[], torch.Tensor]) -> float:
     return count_flops(lambda: clone(batch()))
 
 
-def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int,
-                  precision: str) -> Runner:
+def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision: str,
+                  cuda_graphs: bool = True) -> Runner:
     """ganzoo's training step fed by the on-device data path, as ``ganzoo train`` runs it."""
     device = data.device
     parts = _parts(preset, device)
-    s = preset.train
-    betas = (s.beta1, s.beta2)
-    opt_g = make_adam(parts.generator.parameters(), s.lr_g, betas, device)
-    opt_d = make_adam(parts.discriminator.parameters(), s.lr_d, betas, device)
-    step = TrainStep(parts.generator, parts.discriminator, parts.loss, opt_g, opt_d, precision)
+    graphs = cuda_graphs and device.type == "cuda"
+    step = TrainStep.create(parts.generator, parts.discriminator, parts.loss, preset.train,
+                            precision, capturable=graphs)
     feed = _endless(data, batch_size)
+    flops = _flops_of_copy(step, lambda: next(feed))  # counted eagerly: the same kernels
+    run = CudaGraphStep(step) if graphs else step
     total = torch.zeros(2, device=device)
 
     def one() -> None:
-        total.add_(step(next(feed)))  # the loss bookkeeping train does, without a host sync
+        total.add_(run(next(feed)))  # the loss bookkeeping train does, without a host sync
 
-    return Runner("ganzoo", precision, one, _flops_of_copy(step, lambda: next(feed)))
+    name = "ganzoo+graph" if graphs else "ganzoo"
+    return Runner(name, precision, one, flops)
 
 
 def tutorial_runner(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
@@ -198,7 +198,8 @@ def measure(runners: list[Runner], device: torch.device, seconds: float, rounds:
 
 def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
               batch_sizes: list[int], precisions: list[str], *, baseline: bool = True,
-              seconds: float = 5.0, progress: Callable[[str], None] = print) -> list[BenchResult]:
+              seconds: float = 5.0, cuda_graphs: bool = True,
+              progress: Callable[[str], None] = print) -> list[BenchResult]:
     """Every (device, batch size, precision) for ganzoo, and the tutorial per (device, batch)."""
     images, labels = build(preset).dataset.load("train", data_root)
     results: list[BenchResult] = []
@@ -208,7 +209,7 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
         for batch in batch_sizes:
             progress(f"measuring {device}, batch {batch}: "
                      + ", ".join([*(["tutorial"] if baseline else []), *precisions]))
-            runners = [ganzoo_runner(preset, data, batch, p) for p in precisions]
+            runners = [ganzoo_runner(preset, data, batch, p, cuda_graphs) for p in precisions]
             if baseline:
                 runners.insert(0, tutorial_runner(preset, images, labels, device, batch))
             if device.type == "cuda":

@@ -90,9 +90,11 @@ def plugins(as_json: bool) -> None:
                    "--set generator.z_dim=100. Repeatable.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32",
               show_default=True, help="bf16: autocast forward passes; losses and state in fp32.")
+@click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True,
+              help="On CUDA, replay the whole training step as one CUDA graph.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_dir, sets,
-          precision, quiet) -> None:
+          precision, cuda_graphs, quiet) -> None:
     """Train PRESET (see 'ganzoo list presets').
 
     \b
@@ -123,7 +125,8 @@ def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_d
         base = saved
     resolved = apply_overrides(base, overrides)
     run_training(resolved, RunOptions(device=device, out=out, data_dir=data_dir, resume=resume,
-                                      precision=precision, quiet=quiet))
+                                      precision=precision, cuda_graphs=cuda_graphs,
+                                      quiet=quiet))
 
 
 @main.command()
@@ -175,12 +178,14 @@ def _choices(allowed: tuple[str, ...]):
 @click.option("--seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Minimum timed seconds per measurement (after warm-up).")
 @click.option("--no-baseline", is_flag=True, help="Skip the tutorial loop.")
+@click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True,
+              help="On CUDA, time ganzoo's step replayed as one CUDA graph.")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="As for train.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, data_dir, sets,
-          as_json) -> None:
+def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, cuda_graphs, data_dir,
+          sets, as_json) -> None:
     """Measure training throughput of PRESET against the tutorial's loop, in one process.
 
     \b
@@ -200,7 +205,7 @@ def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, data_d
     progress = (lambda msg: None) if as_json else (lambda msg: click.echo(msg, err=True))
     results = run_bench(resolved, data_dir or default_data_root(), chosen, batch_sizes,
                         precisions, baseline=not no_baseline, seconds=seconds,
-                        progress=progress)
+                        cuda_graphs=cuda_graphs, progress=progress)
     if as_json:
         info = {"preset": resolved.name, "torch": torch.__version__,
                 "threads": torch.get_num_threads(), "results": [r.to_dict() for r in results]}

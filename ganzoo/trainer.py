@@ -26,7 +26,7 @@ from .errors import CheckpointError, ConfigError, TrainingError
 from .fileio import atomic_write_bytes
 from .images import save_grid, save_loss_plot
 from .interfaces import Preset
-from .step import TrainStep
+from .step import CudaGraphStep, TrainStep
 
 N_FIXED = 64  # samples in each fixed-noise grid, as in the tutorial (BS fixed noise vectors)
 
@@ -38,6 +38,7 @@ class RunOptions:
     data_dir: Path | None = None  # default: $GANZOO_DATA or ~/.cache/ganzoo
     resume: Path | None = None  # a run directory or a training checkpoint
     precision: str = "fp32"  # or "bf16": autocast forward passes, fp32 losses and state
+    cuda_graphs: bool = True  # on CUDA, replay the whole step as one CUDA graph
     quiet: bool = False
 
 
@@ -53,15 +54,6 @@ def resolve_device(name: str | None) -> torch.device:
     if device.type not in ("cpu", "cuda"):
         raise ConfigError(f"device type {device.type!r} is not supported; use cpu or cuda")
     return device
-
-
-def make_adam(params, lr: float, betas: tuple[float, float],
-              device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel where this torch build has one for the device."""
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
 def find_checkpoint(path: Path) -> Path:
@@ -144,10 +136,10 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
     torch.manual_seed(settings.seed)
     parts = build(preset)
     G, D = parts.generator.to(device), parts.discriminator.to(device)
-    betas = (settings.beta1, settings.beta2)
-    opt_g = make_adam(G.parameters(), settings.lr_g, betas, device)
-    opt_d = make_adam(D.parameters(), settings.lr_d, betas, device)
-    step = TrainStep(G, D, parts.loss, opt_g, opt_d, precision=options.precision)
+    graphs = options.cuda_graphs and device.type == "cuda"
+    eager = TrainStep.create(G, D, parts.loss, settings, options.precision, capturable=graphs)
+    opt_g, opt_d = eager.opt_g, eager.opt_d
+    step = CudaGraphStep(eager) if graphs else eager
 
     images, labels = parts.dataset.load("train", data_root)
     data = DeviceImages(images, labels, device, hflip=settings.hflip)
@@ -211,8 +203,8 @@ def _save_samples(G, noise: torch.Tensor, path: Path) -> None:
     G.train(was_training)
 
 
-def _train_epoch(step: TrainStep, data: DeviceImages, batch_size: int, log_every: int,
-                 epoch: int, epochs: int, quiet: bool) -> dict:
+def _train_epoch(step: TrainStep | CudaGraphStep, data: DeviceImages, batch_size: int,
+                 log_every: int, epoch: int, epochs: int, quiet: bool) -> dict:
     steps = data.steps_per_epoch(batch_size)
     total = torch.zeros(2, device=data.device)
     bar = tqdm(total=steps * batch_size, unit="img", unit_scale=True, leave=False,

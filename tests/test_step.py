@@ -124,8 +124,38 @@ def test_bench_rejects_bad_lists(mnist_root):
                        "choose from fp32, bf16")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only behaviour")
-def test_cuda_paths_are_skipped_cleanly_without_cuda():
-    from ganzoo.trainer import resolve_device
+def test_cuda_graph_flag_is_a_no_op_without_cuda(mnist_root, tmp_path):
+    """On CPU the graph path is skipped cleanly: same weights with or without the flag."""
+    from safetensors.torch import load_file
 
-    assert resolve_device(None).type == "cpu"
+    for flag in ("--cuda-graphs", "--no-cuda-graphs"):
+        result = run_cli("train", "vanilla-mnist", "--data-dir", mnist_root, "--device", "cpu",
+                         "--out", tmp_path / flag, "--epochs", "1", "--quiet", flag,
+                         "--set", "batch_size=32")
+        assert result.exit_code == 0, result.output
+    a, b = (load_file(tmp_path / f / "generator.safetensors")
+            for f in ("--cuda-graphs", "--no-cuda-graphs"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_step_matches_eager_on_gpu():
+    from ganzoo.step import CudaGraphStep
+
+    def make():
+        parts = vanilla_parts()
+        G, D = parts.generator.cuda(), parts.discriminator.cuda()
+        settings = get_registry().preset("vanilla-mnist").train
+        return TrainStep.create(G, D, parts.loss, settings, capturable=True)
+
+    eager, graphed = make(), make()
+    run = CudaGraphStep(graphed, warmup=2)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    for _ in range(8):  # warm-up, capture and replays
+        real = torch.rand(64, 1, 28, 28, device="cuda", generator=gen) * 2 - 1
+        noise = torch.randn(64, 64, device="cuda", generator=gen)
+        want, got = eager(real, noise), run(real, noise)
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert run.graph is not None and not run.eager
+    for p, q in zip(eager.generator.parameters(), graphed.generator.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
