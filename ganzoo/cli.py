@@ -142,7 +142,10 @@ def sample(source: Path, count: int, out: Path, seed: int, device: str | None) -
     from .sampling import sample_grid
     from .trainer import resolve_device
 
-    epoch = sample_grid(source, out, n=count, seed=seed, device=resolve_device(device))
+    try:
+        epoch = sample_grid(source, out, n=count, seed=seed, device=resolve_device(device))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {count} samples (generator after {epoch} epochs) to {out}")
 
 

@@ -83,6 +83,9 @@ class Run:
         self.samples = self.root / "samples"
         self.checkpoints = self.root / "checkpoints"
 
+    def holds_a_run(self) -> bool:
+        return self.metrics.exists() or any(self.checkpoints.glob("*.safetensors"))
+
     def create(self, preset: Preset) -> None:
         try:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
@@ -160,6 +163,9 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
                 "pass --epochs N to train longer.")
     else:
         run = Run(options.out or default_run_dir(preset))
+        if run.holds_a_run():
+            raise ConfigError(f"{run.root} already holds a run; continue it with --resume "
+                              f"{run.root} or choose another --out")
         run.create(preset)
         start_epoch, history = 0, []
         save_grid(data.prepare(data.images[:N_FIXED]), run.samples / "real.png")

@@ -144,3 +144,16 @@ def test_resume_with_another_preset(trained_run, mnist_root):
 def test_resume_from_nothing(tmp_path):
     assert_clean_error(resume(tmp_path), "no checkpoints in run directory")
     assert_clean_error(resume(tmp_path / "missing"), "no run directory or checkpoint")
+
+
+def test_a_new_run_never_overwrites_an_old_one(trained_run, mnist_root):
+    before = snapshot(trained_run)
+    result = train("--data-dir", mnist_root, "--out", trained_run, "--epochs", "1")
+    assert_clean_error(result, "already holds a run", "--resume")
+    assert snapshot(trained_run) == before
+
+
+def test_sample_to_an_unwritable_place(trained_run, tmp_path):
+    (tmp_path / "file").write_text("x")
+    assert_clean_error(run_cli("sample", trained_run, "-o", tmp_path / "file" / "grid.png"),
+                       "cannot write")
