@@ -5,7 +5,14 @@ A plugin author needs only what is exported here::
     from ganzoo import Generator, Discriminator, GANLoss, Dataset, Preset, hookimpl
 """
 
-from .errors import CheckpointError, ConfigError, DataError, GanzooError, PluginError
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    GanzooError,
+    PluginError,
+    TrainingError,
+)
 from .interfaces import (
     ComponentRef,
     Dataset,
@@ -32,6 +39,7 @@ __all__ = [
     "PluginError",
     "Preset",
     "TrainSettings",
+    "TrainingError",
     "__version__",
     "get_registry",
     "hookimpl",
