@@ -52,14 +52,6 @@ class DeviceImages:
             batch = slice(i * batch_size, (i + 1) * batch_size)
             yield to_unit_range(self._source[source_rows[batch]]), self.labels[perm[batch]]
 
-    def prepare(self, images: Tensor) -> Tensor:
-        """uint8 -> float in [-1, 1], each image flipped with probability 1/2 if ``hflip``."""
-        x = to_unit_range(images)
-        if self.hflip:
-            flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
-            x = torch.where(flip, x.flip(-1), x)
-        return x
-
 
 def to_unit_range(images: Tensor) -> Tensor:
     """uint8 -> float in [-1, 1]: the tutorial's ToTensor + Normalize((0.5,), (0.5,))."""

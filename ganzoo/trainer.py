@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint
-from .batches import DeviceImages
+from .batches import DeviceImages, to_unit_range
 from .build import build
 from .datasets import default_data_root
 from .errors import CheckpointError, ConfigError, TrainingError
@@ -168,7 +168,7 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
                               f"{run.root} or choose another --out")
         run.create(preset)
         start_epoch, history = 0, []
-        save_grid(data.prepare(data.images[:N_FIXED]), run.samples / "real.png")
+        save_grid(to_unit_range(data.images[:N_FIXED]), run.samples / "real.png")
         run.rewrite_records([])
 
     say(f"Training {preset.name} on {device} for {settings.epochs} epochs "

@@ -71,9 +71,6 @@ def test_batches_are_scaled_flipped_and_cover_the_epoch():
     x, labels = batches[0]
     assert torch.allclose(x, images[labels].float() / 127.5 - 1)
     flipping = DeviceImages(images, torch.arange(6), torch.device("cpu"), hflip=True)
-    flipped = torch.stack([flipping.prepare(images[:1]) for _ in range(50)])
-    assert flipped.min() == -1 and flipped.max() <= 1
-    assert len({tuple(f.flatten().tolist()) for f in flipped}) == 2  # original and mirrored
     mirrored = 0
     for _ in range(10):
         for x, labels in flipping.epoch(3):
