@@ -8,23 +8,18 @@ import torch
 
 from . import checkpoint
 from .build import build_generator
-from .errors import CheckpointError
 from .images import save_grid
 from .interfaces import Generator
+from .trainer import find_checkpoint
 
 
 def generator_checkpoint(source: Path) -> Path:
     """The generator export of a run directory, else its newest training checkpoint."""
     source = Path(source)
-    if source.is_dir():
-        export = source / "generator.safetensors"
-        if export.is_file():
-            return export
-        found = sorted((source / "checkpoints").glob("epoch-*.safetensors"))
-        if not found:
-            raise CheckpointError(f"{source} holds no generator.safetensors and no checkpoints")
-        return found[-1]
-    return source
+    export = source / "generator.safetensors"
+    if source.is_dir() and export.is_file():
+        return export
+    return find_checkpoint(source)
 
 
 def load_generator(source: Path, device: torch.device | str = "cpu") -> tuple[Generator, int]:
