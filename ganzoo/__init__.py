@@ -2,7 +2,7 @@
 
 A plugin author needs only what is exported here::
 
-    from ganzoo import Generator, Discriminator, GANLoss, Dataset, Preset, hookimpl
+    from ganzoo import Generator, Discriminator, GANLoss, Dataset, Evaluator, Preset, hookimpl
 """
 
 from .errors import (
@@ -17,6 +17,7 @@ from .interfaces import (
     ComponentRef,
     Dataset,
     Discriminator,
+    Evaluator,
     GANLoss,
     Generator,
     Preset,
@@ -33,6 +34,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "Discriminator",
+    "Evaluator",
     "GANLoss",
     "GanzooError",
     "Generator",

@@ -5,11 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ConfigError, PluginError
-from .interfaces import ComponentRef, Dataset, Discriminator, GANLoss, Generator, Preset
+from .interfaces import (
+    ComponentRef,
+    Dataset,
+    Discriminator,
+    Evaluator,
+    GANLoss,
+    Generator,
+    Preset,
+)
 from .registry import Registry, get_registry
 
 BASES = {"generator": Generator, "discriminator": Discriminator, "loss": GANLoss,
-         "dataset": Dataset}
+         "dataset": Dataset, "evaluator": Evaluator}
 
 
 @dataclass

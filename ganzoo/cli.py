@@ -26,6 +26,7 @@ def main() -> None:
       ganzoo train vanilla-mnist --epochs 5 --set lr_g=1e-4 --out runs/try
       ganzoo train vanilla-mnist --resume runs/try --epochs 10
       ganzoo sample runs/try -n 64 -o grid.png
+      ganzoo eval runs/try
     """
 
 
@@ -33,9 +34,10 @@ def main() -> None:
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False, default="*")
 def list_cmd(kind: str | None, pattern: str) -> None:
-    """List registered presets, generators, discriminators, losses and datasets.
+    """List registered presets, models, losses, datasets and evaluators.
 
-    KIND is one of presets, generators, discriminators, losses, datasets (default: all);
+    KIND is one of presets, generators, discriminators, losses, datasets, evaluators
+    (default: all);
     PATTERN is a shell-style wildcard such as 'vanilla*'.
     """
     registry = get_registry()
@@ -78,6 +80,8 @@ def plugins(as_json: bool) -> None:
 @click.option("--batch-size", type=int, help="Images per step.")
 @click.option("--lr", type=float, help="Learning rate of both G and D.")
 @click.option("--seed", type=int, help="Seed for weights, noise, batches and flips.")
+@click.option("--eval-every", type=int, metavar="N",
+              help="Score sample quality every N epochs (and after the last); 0: never.")
 @click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (default: runs/PRESET-TIME).")
@@ -93,8 +97,8 @@ def plugins(as_json: bool) -> None:
 @click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True,
               help="On CUDA, replay the whole training step as one CUDA graph.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
-def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_dir, sets,
-          precision, cuda_graphs, quiet) -> None:
+def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
+          sets, precision, cuda_graphs, quiet) -> None:
     """Train PRESET (see 'ganzoo list presets').
 
     \b
@@ -106,7 +110,8 @@ def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_d
     from .trainer import RunOptions
     from .trainer import train as run_training
 
-    flags = {"epochs": epochs, "batch_size": batch_size, "lr_g": lr, "lr_d": lr, "seed": seed}
+    flags = {"epochs": epochs, "batch_size": batch_size, "lr_g": lr, "lr_d": lr, "seed": seed,
+             "eval_every": eval_every}
     overrides = parse_overrides(sets)
     overrides.update({k: str(v) for k, v in flags.items() if v is not None})
     base = get_registry().preset(preset)
@@ -118,10 +123,10 @@ def train(preset: str, epochs, batch_size, lr, seed, device, out, resume, data_d
         if saved.name != base.name:
             raise click.UsageError(f"{resume} is a run of preset {saved.name!r}, not "
                                    f"{base.name!r}")
-        changed = sorted(set(overrides) - {"epochs"})
+        changed = sorted(set(overrides) - {"epochs", "eval_every"})
         if changed:
-            raise click.UsageError(f"a resumed run keeps its settings; only --epochs may "
-                                   f"change (got {', '.join(changed)})")
+            raise click.UsageError(f"a resumed run keeps its settings; only --epochs and "
+                                   f"--eval-every may change (got {', '.join(changed)})")
         base = saved
     resolved = apply_overrides(base, overrides)
     run_training(resolved, RunOptions(device=device, out=out, data_dir=data_dir, resume=resume,
@@ -147,6 +152,34 @@ def sample(source: Path, count: int, out: Path, seed: int, device: str | None) -
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {count} samples (generator after {epoch} epochs) to {out}")
+
+
+@main.command("eval")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("-n", "count", type=click.IntRange(2, 1_000_000), default=10_000,
+              show_default=True, help="Number of samples to score.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
+@click.option("--no-floor", is_flag=True, help="Skip scoring real training images.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: Path | None,
+             no_floor: bool, as_json: bool) -> None:
+    """Score the generator of a run directory or checkpoint (SOURCE).
+
+    Prints the Frechet distance on the dataset's evaluator network, the classifier score,
+    the classes covered and KL(predicted classes || uniform), for SOURCE's samples and, as
+    the floor, for real training images, both against the test split.
+    """
+    from .datasets import default_data_root
+    from .quality import evaluate, format_report
+    from .trainer import resolve_device
+
+    report = evaluate(source, data_dir or default_data_root(), resolve_device(device),
+                      n=count, seed=seed, with_floor=not no_floor,
+                      say=lambda msg: click.echo(msg, err=True))
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
 def _int_list(ctx, param, value: str) -> list[int]:

@@ -61,12 +61,42 @@ class GANLoss(abc.ABC):
         return None
 
 
+class Evaluator(nn.Module, abc.ABC):
+    """A classifier of one dataset's images; its features and class scores rate samples.
+
+    Takes float images in [-1, 1] shaped (N, *in_shape), like a generator's output. ganzoo
+    trains it itself on the dataset's training split with the recipe in the class attributes
+    (Adam, one-cycle schedule peaking at ``lr``) and caches the weights in the data root.
+    """
+
+    epochs: int = 2
+    batch_size: int = 128
+    lr: float = 3e-3
+
+    def __init__(self, in_shape: Shape, num_classes: int) -> None:
+        super().__init__()
+        self.in_shape = tuple(int(s) for s in in_shape)
+        self.num_classes = int(num_classes)
+
+    @abc.abstractmethod
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate features (N, F): what the Frechet distance compares."""
+
+    @abc.abstractmethod
+    def classify(self, features: Tensor) -> Tensor:
+        """Class logits (N, num_classes) from :meth:`features`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classify(self.features(x))
+
+
 class Dataset(abc.ABC):
     """An image dataset small enough to live whole on the training device."""
 
     name: str
     sample_shape: Shape
     num_classes: int
+    evaluator: str | None = None  # the registered evaluator that scores samples of it
 
     @abc.abstractmethod
     def load(self, split: str, root: Path) -> tuple[Tensor, Tensor]:
@@ -106,6 +136,7 @@ class TrainSettings:
     seed: int = 0
     log_every: int = 50  # steps between reading losses back from the device
     keep_checkpoints: int = 3
+    eval_every: int = 0  # epochs between quality measurements (0: never; see ganzoo eval)
 
     def __post_init__(self) -> None:
         from .errors import ConfigError
@@ -114,8 +145,9 @@ class TrainSettings:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.epochs < 0:
-            raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
+        for name in ("epochs", "eval_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")

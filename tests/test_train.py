@@ -71,8 +71,8 @@ def test_sample_from_run_and_from_checkpoint(mnist_root, tmp_path):
     ckpt = tmp_path / "run" / "checkpoints" / "epoch-0001.safetensors"
     from ganzoo.sampling import load_generator, sample
 
-    g1, _ = load_generator(tmp_path / "run")
-    g2, epoch = load_generator(ckpt)
+    g1, _, _ = load_generator(tmp_path / "run")
+    g2, _, epoch = load_generator(ckpt)
     assert epoch == 1
     assert torch.equal(sample(g1, 4, seed=3), sample(g2, 4, seed=3))
     assert not torch.equal(sample(g1, 4, seed=3), sample(g1, 4, seed=4))
@@ -93,6 +93,6 @@ def test_resume_refuses_changed_settings_and_keeps_files(mnist_root, tmp_path):
     train(mnist_root, tmp_path / "run", "--epochs", "1")
     before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     result = run_cli("train", "vanilla-mnist", "--resume", tmp_path / "run", "--batch-size", "8")
-    assert_clean_error(result, "only --epochs may change")
+    assert_clean_error(result, "only --epochs and --eval-every may change")
     after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     assert before == after

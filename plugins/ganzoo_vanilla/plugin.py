@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ganzoo import ComponentRef, Preset, TrainSettings, hookimpl
 
+from .evaluator import SmallCNN
 from .losses import NonSaturatingBCE
 from .mnist import MNIST
 from .models import MLPDiscriminator, MLPGenerator
@@ -39,6 +40,11 @@ def ganzoo_register_losses(register):
 @hookimpl
 def ganzoo_register_datasets(register):
     register("mnist", MNIST, summary="MNIST digits, 60,000 train / 10,000 test, 1x28x28")
+
+
+@hookimpl
+def ganzoo_register_evaluators(register):
+    register("small-cnn", SmallCNN, summary="2-conv CNN classifier; scores samples of 28x28 data")
 
 
 @hookimpl

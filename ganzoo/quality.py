@@ -1,0 +1,275 @@
+"""Sample quality measured in the dataset's own domain (no Inception weights needed).
+
+A dataset names an *evaluator* -- a classifier registered like any other component -- that
+ganzoo trains once on the training split and caches in the data root. Its penultimate
+features and class logits give four numbers, each against the dataset's test split:
+
+- ``fid``: Frechet distance between feature distributions (torchmetrics), 0 is best;
+- ``classifier_score``: the Inception-Score formula on the evaluator's classes
+  (torchmetrics, 10 splits), from 1 to the number of classes, higher is better;
+- ``modes``: classes that receive at least a tenth of their fair share of the samples;
+- ``kl_uniform``: KL(histogram of predicted classes || uniform), 0 is best.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from .batches import DeviceImages, to_unit_range
+from .build import build_component
+from .errors import ConfigError
+from .fileio import atomic_write_bytes
+from .interfaces import ComponentRef, Dataset, Evaluator, Generator
+
+EVALUATOR_FORMAT = "ganzoo-evaluator/1"
+EVALUATOR_SEED = 0
+EVAL_SAMPLES = 10_000  # samples scored by `ganzoo eval` and by --eval-every
+CHUNK = 1000  # images per evaluator forward pass
+MODE_SHARE = 0.1  # a class is covered with >= 10% of its uniform share of the samples
+
+
+@dataclass(frozen=True)
+class Quality:
+    fid: float
+    classifier_score: float
+    modes: int
+    num_classes: int
+    kl_uniform: float
+    n: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (f"FID {self.fid:.2f}, classifier score {self.classifier_score:.2f}, "
+                f"modes {self.modes}/{self.num_classes}, KL {self.kl_uniform:.4f}")
+
+
+# -- the evaluator network -----------------------------------------------------------------
+def build_evaluator(dataset: Dataset) -> Evaluator:
+    if not dataset.evaluator:
+        raise ConfigError(f"dataset {dataset.name!r} names no evaluator network, so its "
+                          "samples cannot be scored")
+    ref = ComponentRef(dataset.evaluator, {"in_shape": list(dataset.sample_shape),
+                                           "num_classes": dataset.num_classes})
+    return build_component("evaluator", ref)
+
+
+def evaluator_path(dataset: Dataset, data_root: Path) -> Path:
+    return Path(data_root) / "evaluators" / f"{dataset.name}-{dataset.evaluator}.safetensors"
+
+
+def load_evaluator(dataset: Dataset, data_root: Path, device: torch.device,
+                   say: Callable[[str], None] = print) -> tuple[Evaluator, dict]:
+    """The cached evaluator of ``dataset`` (trained and cached first if missing or unusable),
+    in eval mode on ``device``, and its record (test accuracy, recipe)."""
+    with torch.random.fork_rng(devices=[]):  # seeded init, and the caller's RNG untouched
+        torch.manual_seed(EVALUATOR_SEED)
+        net = build_evaluator(dataset)
+    path = evaluator_path(dataset, data_root)
+    if path.is_file():
+        try:
+            info = _read_evaluator(path, net)
+            return net.to(device).eval(), info
+        except Exception as exc:  # a derived cache: rebuilding it loses nothing
+            say(f"The cached evaluator {path} is unusable ({exc}); training it again.")
+    say(f"Training the {dataset.name} evaluator ({dataset.evaluator}, {net.epochs} epochs); "
+        f"it is cached in {path.parent} for later runs.")
+    info = fit_evaluator(net, dataset, data_root, device)
+    say(f"Evaluator test accuracy: {info['test_accuracy']:.2%}")
+    metadata = {"format": EVALUATOR_FORMAT, "record": json.dumps(info)}
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    atomic_write_bytes(path, safetensors_bytes(state, metadata=metadata))
+    return net.eval(), info
+
+
+def _read_evaluator(path: Path, net: Evaluator) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+        if metadata.get("format") != EVALUATOR_FORMAT:
+            raise ValueError(f"format {metadata.get('format')!r}, expected {EVALUATOR_FORMAT}")
+        state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not a dict)
+    net.load_state_dict(state)
+    return json.loads(metadata["record"])
+
+
+def fit_evaluator(net: Evaluator, dataset: Dataset, data_root: Path,
+                  device: torch.device) -> dict:
+    """Train ``net`` on the training split (seeded, without touching the caller's RNG) and
+    return its record, including the accuracy on the test split."""
+    images, labels = dataset.load("train", data_root)
+    net.to(device).train()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(EVALUATOR_SEED)
+        data = DeviceImages(images, labels, device, hflip=False)
+        steps = data.steps_per_epoch(net.batch_size)
+        opt = torch.optim.Adam(net.parameters(), lr=net.lr)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr,
+                                                       total_steps=steps * net.epochs)
+        bar = tqdm(total=steps * net.epochs, unit="step", desc="evaluator", leave=False,
+                   file=sys.stderr)
+        for _ in range(net.epochs):
+            for x, y in data.epoch(net.batch_size):
+                loss = nn.functional.cross_entropy(net(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                schedule.step()
+                bar.update()
+        bar.close()
+    net.eval()
+    test_images, test_labels = dataset.load("test", data_root)
+    predicted = torch.cat([logits.argmax(1).cpu() for _, logits in
+                           embed(net, _unit_batches(test_images, device))])
+    accuracy = (predicted == test_labels).float().mean().item()
+    return {"evaluator": dataset.evaluator, "dataset": dataset.name, "seed": EVALUATOR_SEED,
+            "epochs": net.epochs, "test_accuracy": accuracy}
+
+
+# -- scoring ---------------------------------------------------------------------------------
+@torch.no_grad()
+def embed(net: Evaluator, batches: Iterable[Tensor]) -> Iterable[tuple[Tensor, Tensor]]:
+    """(features, logits) of each batch of float images in [-1, 1]."""
+    for x in batches:
+        features = net.features(x)
+        yield features.float(), net.classify(features).float()
+
+
+def _unit_batches(images: Tensor, device: torch.device) -> Iterable[Tensor]:
+    for i in range(0, images.shape[0], CHUNK):
+        yield to_unit_range(images[i:i + CHUNK].to(device))
+
+
+class _Given(nn.Module):
+    """Hands precomputed vectors to a torchmetrics metric, which expects a feature network."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Scorer:
+    """Scores sets of images against the test split, with one evaluator network."""
+
+    def __init__(self, evaluator: Evaluator, reference: Tensor, device: torch.device) -> None:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+
+        self.evaluator, self.device = evaluator, device
+        features, _ = self._embed_all(_unit_batches(reference, device))
+        self.fid = FrechetInceptionDistance(feature=_Given(features.shape[1]),
+                                            reset_real_features=False).to(device)
+        self.fid.update(features, real=True)
+
+    def _embed_all(self, batches: Iterable[Tensor]) -> tuple[Tensor, Tensor]:
+        parts = list(embed(self.evaluator, batches))
+        return torch.cat([f for f, _ in parts]), torch.cat([lg for _, lg in parts])
+
+    def score_images(self, images: Tensor) -> Quality:
+        """Score uint8 images (N, C, H, W), e.g. real data for the floor."""
+        return self.score_batches(_unit_batches(images, self.device))
+
+    def score_batches(self, batches: Iterable[Tensor]) -> Quality:
+        """Score float images in [-1, 1], given batch by batch."""
+        from torchmetrics.image.inception import InceptionScore
+
+        features, logits = self._embed_all(batches)
+        n, num_classes = logits.shape
+        if n < 2:
+            raise ConfigError(f"need at least 2 samples to score, got {n}")
+        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # IS warns that it buffers features: it must
+            torch.manual_seed(0)  # IS shuffles before splitting
+            self.fid.reset()
+            self.fid.update(features, real=False)
+            fid = self.fid.compute().item()
+            inception = InceptionScore(feature=_Given(num_classes), splits=10).to(self.device)
+            # torchmetrics computes p * log p; a probability that underflows to 0 gives
+            # 0 * -inf = NaN. Capping log-odds at -100 (in float64) changes nothing else.
+            inception.update((logits - logits.amax(1, keepdim=True)).clamp(min=-100).double())
+            classifier_score = inception.compute()[0].item()
+        share = torch.bincount(logits.argmax(1), minlength=num_classes).double().cpu() / n
+        modes = int((share >= MODE_SHARE / num_classes).sum())
+        kl = sum(p * math.log(p * num_classes) for p in share.tolist() if p > 0)
+        return Quality(fid=max(fid, 0.0), classifier_score=classifier_score, modes=modes,
+                       num_classes=num_classes, kl_uniform=kl, n=n)
+
+    def score_generator(self, generator: Generator, n: int = EVAL_SAMPLES,
+                        seed: int = 0) -> Quality:
+        """Score ``n`` fresh samples of ``generator`` without disturbing the global RNG."""
+        was_training = generator.training
+        generator.eval()
+        cuda = [self.device] if self.device.type == "cuda" else []
+
+        @torch.no_grad()
+        def batches() -> Iterable[Tensor]:
+            for i in range(0, n, CHUNK):
+                yield generator(generator.sample_noise(min(CHUNK, n - i), self.device)).float()
+
+        try:
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(seed)
+                return self.score_batches(batches())
+        finally:
+            generator.train(was_training)
+
+
+def scorer_for(dataset: Dataset, data_root: Path, device: torch.device,
+               say: Callable[[str], None] = print) -> tuple[Scorer, dict]:
+    """A scorer against ``dataset``'s test split, and its evaluator's record."""
+    evaluator, info = load_evaluator(dataset, data_root, device, say)
+    test_images, _ = dataset.load("test", data_root)
+    return Scorer(evaluator, test_images, device), info
+
+
+def floor(scorer: Scorer, dataset: Dataset, data_root: Path, n: int = EVAL_SAMPLES,
+          seed: int = 0) -> Quality:
+    """The score of ``n`` real training images: what a perfect generator would get."""
+    images, _ = dataset.load("train", data_root)
+    pick = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+    return scorer.score_images(images[pick])
+
+
+def evaluate(source: Path, data_root: Path, device: torch.device, n: int = EVAL_SAMPLES,
+             seed: int = 0, with_floor: bool = True,
+             say: Callable[[str], None] = print) -> dict:
+    """Score the generator of a run directory or checkpoint (and the real-data floor)."""
+    from .sampling import load_generator  # sampling -> trainer -> quality
+
+    generator, preset, epoch = load_generator(source, device)
+    dataset = build_component("dataset", preset.dataset)
+    scorer, evaluator = scorer_for(dataset, data_root, device, say)
+    report = {"source": str(source), "preset": preset.name, "epoch": epoch, "n": n,
+              "evaluator": evaluator,
+              "generator": scorer.score_generator(generator, n, seed).as_dict()}
+    if with_floor:
+        report["floor"] = floor(scorer, dataset, data_root, n, seed).as_dict()
+    return report
+
+
+def format_report(report: dict) -> str:
+    ev = report["evaluator"]
+    lines = [f"{report['preset']} after {report['epoch']} epochs: {report['n']:,} samples "
+             f"scored by {ev['evaluator']} (test accuracy {ev['test_accuracy']:.2%}) "
+             f"against the {ev['dataset']} test split",
+             f"{'':16}{'FID':>9}{'classifier score':>18}{'modes':>8}{'KL(classes||uniform)':>22}"]
+    for label, key in (("generator", "generator"), ("floor (real)", "floor")):
+        if key in report:
+            q = report[key]
+            lines.append(f"{label:16}{q['fid']:9.2f}{q['classifier_score']:18.2f}"
+                         f"{q['modes']:>5}/{q['num_classes']:<2}{q['kl_uniform']:22.4f}")
+    return "\n".join(lines)
