@@ -40,17 +40,30 @@ class DeviceImages:
                               f"({len(self)} images)")
         return steps
 
-    def epoch(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
+    def order(self) -> tuple[Tensor, Tensor]:
+        """One epoch's random order: rows of the stored (or mirrored) images, and of labels.
+
+        Drawn from torch's global RNG, so restoring the RNG state at an epoch's start
+        reproduces it (that is how a run resumes in the middle of an epoch).
+        """
         n = len(self)
         perm = torch.randperm(n, device=self.device)
-        if self.hflip:  # each image mirrored with probability 1/2, drawn once per epoch
-            flipped = torch.randint(0, 2, (n,), device=self.device)
-            source_rows = perm + n * flipped
-        else:
-            source_rows = perm
-        for i in range(self.steps_per_epoch(batch_size)):
+        if not self.hflip:
+            return perm, perm
+        flipped = torch.randint(0, 2, (n,), device=self.device)  # p = 1/2, drawn per epoch
+        return perm + n * flipped, perm
+
+    def batches(self, order: tuple[Tensor, Tensor], batch_size: int,
+                start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        """The batches of an epoch in ``order``, from step ``start`` on."""
+        source_rows, label_rows = order
+        for i in range(start, self.steps_per_epoch(batch_size)):
             batch = slice(i * batch_size, (i + 1) * batch_size)
-            yield to_unit_range(self._source[source_rows[batch]]), self.labels[perm[batch]]
+            yield to_unit_range(self._source[source_rows[batch]]), self.labels[label_rows[batch]]
+
+    def epoch(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """A fresh random order's batches."""
+        return self.batches(self.order(), batch_size)
 
 
 def to_unit_range(images: Tensor) -> Tensor:

@@ -2,7 +2,9 @@
 
 A training checkpoint holds G, D, both optimiser states and the RNG states as tensors; its
 metadata holds the format, the ganzoo version, the preset name, the resolved config (JSON),
-the epoch and the optimisers' hyper-parameters. A generator export holds G alone.
+the position (epochs completed, steps into the next) and the optimisers' hyper-parameters.
+A checkpoint taken inside an epoch also holds the RNG state at that epoch's start (to redraw
+its batch order) and the epoch's loss sums so far. A generator export holds G alone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Checkpoint:
     kind: str
     preset: Preset
     epoch: int  # epochs completed
+    step: int  # steps done in the next epoch (0: taken at an epoch boundary)
     tensors: dict[str, torch.Tensor]
     metadata: dict[str, str]
 
@@ -60,6 +63,23 @@ def _restore_optimizer(ckpt: Checkpoint, prefix: str, opt: torch.optim.Optimizer
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
+def rng_states() -> dict[str, torch.Tensor]:
+    """torch's global RNG states: ``cpu`` and, once CUDA is in use, ``cuda.<i>``."""
+    states = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            states[f"cuda.{i}"] = state
+    return states
+
+
+def set_rng_states(states: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(states["cpu"])
+    cuda = [states[k] for k in sorted((k for k in states if k.startswith("cuda.")),
+                                      key=lambda k: int(k[5:]))]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
+
+
 def _module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
 
@@ -68,25 +88,31 @@ def _write(path: Path, tensors: dict[str, torch.Tensor], kind: str, preset: Pres
            extra: dict[str, str] | None = None) -> None:
     metadata = {"format": FORMAT, "kind": kind, "ganzoo_version": _version(),
                 "preset": preset.name, "config": json.dumps(preset.to_dict()),
-                "epoch": str(epoch), **(extra or {})}
+                "epoch": str(epoch), "step": "0", **(extra or {})}
     tensors = {k: v.cpu() for k, v in tensors.items()}
     atomic_write_bytes(Path(path), safetensors_bytes(tensors, metadata=metadata))
 
 
 def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn.Module,
                   discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
-                  opt_d: torch.optim.Optimizer) -> None:
+                  opt_d: torch.optim.Optimizer, step: int = 0,
+                  epoch_start_rng: dict[str, torch.Tensor] | None = None,
+                  loss_sum: torch.Tensor | None = None, elapsed: float = 0.0) -> None:
+    """Everything needed to continue exactly; ``step > 0`` marks a mid-epoch checkpoint,
+    which also needs ``epoch_start_rng`` and the epoch's ``loss_sum`` so far."""
     tensors = {**_module_tensors("generator", generator),
                **_module_tensors("discriminator", discriminator)}
     groups = {}
     for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
         opt_tensors, groups[prefix] = _flatten_optimizer(prefix, opt)
         tensors.update(opt_tensors)
-    tensors["rng.cpu"] = torch.get_rng_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for i, state in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{i}"] = state
-    _write(path, tensors, TRAINING, preset, epoch, {"optimizers": json.dumps(groups)})
+    tensors.update({f"rng.{k}": v for k, v in rng_states().items()})
+    extra = {"optimizers": json.dumps(groups)}
+    if step:
+        tensors.update({f"epoch_rng.{k}": v for k, v in epoch_start_rng.items()})
+        tensors["epoch_loss_sum"] = loss_sum.detach().float().cpu()
+        extra.update(step=str(step), elapsed=repr(float(elapsed)))
+    _write(path, tensors, TRAINING, preset, epoch, extra)
 
 
 def export_generator(path: Path, *, preset: Preset, epoch: int,
@@ -111,14 +137,19 @@ def load(path: Path) -> Checkpoint:
                               f"{metadata.get('format')!r}, expected {FORMAT!r})")
     try:
         preset = Preset.from_dict(json.loads(metadata["config"]))
-        epoch = int(metadata["epoch"])
+        epoch, step = int(metadata["epoch"]), int(metadata.get("step", "0"))
         kind = metadata["kind"]
+        if epoch < 0 or step < 0:
+            raise ValueError(f"negative position: epoch {epoch}, step {step}")
+        if step and not ({"epoch_loss_sum", "epoch_rng.cpu"} <= tensors.keys()
+                         and "elapsed" in metadata):
+            raise ValueError(f"mid-epoch checkpoint (step {step}) without its epoch state")
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}"
         raise CheckpointError(f"{path} has damaged metadata ({detail})") from None
     if kind not in (TRAINING, GENERATOR):
         raise CheckpointError(f"{path} has unknown checkpoint kind {kind!r}")
-    return Checkpoint(path, kind, preset, epoch, tensors, metadata)
+    return Checkpoint(path, kind, preset, epoch, step, tensors, metadata)
 
 
 def load_training(path: Path) -> Checkpoint:
@@ -150,12 +181,8 @@ def restore_training(ckpt: Checkpoint, *, generator: torch.nn.Module,
         groups = json.loads(ckpt.metadata["optimizers"])
         _restore_optimizer(ckpt, "opt_g", opt_g, groups["opt_g"])
         _restore_optimizer(ckpt, "opt_d", opt_d, groups["opt_d"])
-        torch.set_rng_state(ckpt.tensors["rng.cpu"])
+        set_rng_states(ckpt.section("rng"))
     except Exception as exc:
         raise CheckpointError(f"{ckpt.path}: cannot restore the optimiser or RNG state "
                               f"({type(exc).__name__}: {exc})") from None
-    cuda = ckpt.section("rng.cuda")
-    cuda_states = [cuda[k] for k in sorted(cuda, key=int)]
-    if cuda_states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
 

@@ -74,6 +74,27 @@ def plugins(as_json: bool) -> None:
         click.echo("no plugins loaded")
 
 
+def _flat(preset) -> dict:
+    data = preset.to_dict()
+    return {**data.pop("train"), **data}
+
+
+def _cadence(ctx, param, value: str) -> tuple[int | None, float | None]:
+    """'500' -> every 500 steps; '90s' / '10m' -> every 90 seconds / 10 minutes; '0' -> off."""
+    text = value.strip().lower()
+    scale = {"s": 1.0, "m": 60.0}.get(text[-1:]) if text else None
+    try:
+        number = float(text[:-1]) if scale else int(text)
+    except ValueError:
+        raise click.BadParameter(f"expected steps (500), seconds (90s) or minutes (10m), "
+                                 f"got {value!r}") from None
+    if not 0 <= number < float("inf"):
+        raise click.BadParameter(f"must be a number >= 0, got {value!r}")
+    if not number:
+        return None, None
+    return (None, number * scale) if scale else (int(number), None)
+
+
 @main.command()
 @click.argument("preset")
 @click.option("--epochs", type=int, help="Total epochs to train (with --resume: up to).")
@@ -96,9 +117,13 @@ def plugins(as_json: bool) -> None:
               show_default=True, help="bf16: autocast forward passes; losses and state in fp32.")
 @click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True,
               help="On CUDA, replay the whole training step as one CUDA graph.")
+@click.option("--checkpoint-every", "cadence", default="10m", show_default=True,
+              callback=_cadence, metavar="N|Ms|Mm",
+              help="Also checkpoint inside epochs: every N steps, or every M seconds (90s) or "
+                   "minutes (10m); 0 for epoch ends only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
-          sets, precision, cuda_graphs, quiet) -> None:
+          sets, precision, cuda_graphs, cadence, quiet) -> None:
     """Train PRESET (see 'ganzoo list presets').
 
     \b
@@ -123,15 +148,25 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
         if saved.name != base.name:
             raise click.UsageError(f"{resume} is a run of preset {saved.name!r}, not "
                                    f"{base.name!r}")
-        changed = sorted(set(overrides) - {"epochs", "eval_every"})
+        base = saved
+    resolved = apply_overrides(base, overrides)
+    if resume is not None:
+        free = {"epochs", "eval_every"}
+        changed = sorted(k for k, v in _flat(resolved).items()
+                         if k not in free and v != _flat(base)[k])
         if changed:
             raise click.UsageError(f"a resumed run keeps its settings; only --epochs and "
                                    f"--eval-every may change (got {', '.join(changed)})")
-        base = saved
-    resolved = apply_overrides(base, overrides)
-    run_training(resolved, RunOptions(device=device, out=out, data_dir=data_dir, resume=resume,
-                                      precision=precision, cuda_graphs=cuda_graphs,
-                                      quiet=quiet))
+    every_steps, every_s = cadence
+    options = RunOptions(device=device, out=out, data_dir=data_dir, resume=resume,
+                         precision=precision, cuda_graphs=cuda_graphs, quiet=quiet,
+                         checkpoint_every_steps=every_steps, checkpoint_every_s=every_s)
+    try:
+        run_training(resolved, options)
+    except KeyboardInterrupt:  # a second Ctrl-C: saved files are whole (atomic writes)
+        click.echo("Interrupted again: stopped at once; every checkpoint on disk is intact.",
+                   err=True)
+        raise SystemExit(130) from None
 
 
 @main.command()

@@ -29,3 +29,11 @@ class PluginError(GanzooError):
 
 class TrainingError(GanzooError):
     """Training that cannot go on (e.g. a loss became NaN or infinite)."""
+
+
+class Interrupted(GanzooError):
+    """Training stopped by SIGINT or SIGTERM after saving a checkpoint (exit 130 or 143)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -23,10 +24,11 @@ from . import checkpoint
 from .batches import DeviceImages, to_unit_range
 from .build import build
 from .datasets import default_data_root
-from .errors import CheckpointError, ConfigError, TrainingError
+from .errors import CheckpointError, ConfigError, Interrupted, TrainingError
 from .fileio import atomic_write_bytes
 from .images import save_grid, save_loss_plot
 from .interfaces import Preset
+from .interrupt import GracefulStop
 from .quality import scorer_for
 from .step import CudaGraphStep, TrainStep
 
@@ -42,6 +44,9 @@ class RunOptions:
     precision: str = "fp32"  # or "bf16": autocast forward passes, fp32 losses and state
     cuda_graphs: bool = True  # on CUDA, replay the whole step as one CUDA graph
     quiet: bool = False
+    # Besides every epoch's end, checkpoint inside epochs every N steps and/or S seconds.
+    checkpoint_every_steps: int | None = None
+    checkpoint_every_s: float | None = 600.0
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -58,11 +63,21 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
+CHECKPOINT_NAME = re.compile(r"epoch-(\d+)(?:-step-(\d+))?\.safetensors")
+
+
+def checkpoints_in(run_dir: Path) -> list[Path]:
+    """The training checkpoints of a run directory, oldest first."""
+    found = [(m, p) for p in (Path(run_dir) / "checkpoints").glob("epoch-*.safetensors")
+             if (m := CHECKPOINT_NAME.fullmatch(p.name))]
+    return [p for m, p in sorted(found, key=lambda mp: (int(mp[0][1]), int(mp[0][2] or 0)))]
+
+
 def find_checkpoint(path: Path) -> Path:
     """A training checkpoint file, or the newest one in a run directory."""
     path = Path(path)
     if path.is_dir():
-        found = sorted((path / "checkpoints").glob("epoch-*.safetensors"))
+        found = checkpoints_in(path)
         if not found:
             raise CheckpointError(f"no checkpoints in run directory {path}")
         return found[-1]
@@ -111,12 +126,19 @@ class Run:
         with open(self.metrics, "a") as f:
             f.write(json.dumps(row) + "\n")
 
-    def checkpoint_path(self, epoch: int) -> Path:
-        return self.checkpoints / f"epoch-{epoch:04d}.safetensors"
+    def checkpoint_path(self, epoch: int, step: int = 0) -> Path:
+        """``epoch`` epochs completed and ``step`` steps into the next."""
+        inside = f"-step-{step:06d}" if step else ""
+        return self.checkpoints / f"epoch-{epoch:04d}{inside}.safetensors"
 
     def prune_checkpoints(self, keep: int) -> None:
-        for old in sorted(self.checkpoints.glob("epoch-*.safetensors"))[:-keep]:
+        for old in checkpoints_in(self.root)[:-keep]:
             old.unlink(missing_ok=True)
+
+    def remove_partial_writes(self) -> None:
+        """Temp files of writes that a crash interrupted (never a complete checkpoint)."""
+        for tmp in self.checkpoints.glob(".*.tmp*"):
+            tmp.unlink(missing_ok=True)
 
 
 def default_run_dir(preset: Preset) -> Path:
@@ -124,7 +146,11 @@ def default_run_dir(preset: Preset) -> Path:
 
 
 def train(preset: Preset, options: RunOptions | None = None) -> Path:
-    """Train ``preset`` (or resume a run of it); returns the run directory."""
+    """Train ``preset`` (or resume a run of it); returns the run directory.
+
+    SIGINT or SIGTERM finishes the current step, saves a checkpoint and raises
+    :class:`~ganzoo.errors.Interrupted` naming it and the command that resumes.
+    """
     options = options or RunOptions()
     device = resolve_device(options.device)
     data_root = Path(options.data_dir) if options.data_dir else default_data_root()
@@ -143,7 +169,6 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
     G, D = parts.generator.to(device), parts.discriminator.to(device)
     graphs = options.cuda_graphs and device.type == "cuda"
     eager = TrainStep.create(G, D, parts.loss, settings, options.precision, capturable=graphs)
-    opt_g, opt_d = eager.opt_g, eager.opt_d
     step = CudaGraphStep(eager) if graphs else eager
 
     images, labels = parts.dataset.load("train", data_root)
@@ -153,13 +178,15 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
 
     if resume_from is not None:
         checkpoint.restore_training(resume_from, generator=G, discriminator=D,
-                                    opt_g=opt_g, opt_d=opt_d)
+                                    opt_g=eager.opt_g, opt_d=eager.opt_d)
         run = Run(options.out or run_dir_of(resume_from.path) or default_run_dir(preset))
         run.create(preset)
+        run.remove_partial_writes()
         start_epoch = resume_from.epoch
         history = run.records(before_epoch=start_epoch)
         run.rewrite_records(history)
-        say(f"Resuming {preset.name} from {resume_from.path} (epoch {start_epoch})")
+        where = f"epoch {start_epoch}" + (f", step {resume_from.step}" if resume_from.step else "")
+        say(f"Resuming {preset.name} from {resume_from.path} ({where})")
         if start_epoch >= settings.epochs:
             say(f"The run is already trained for {start_epoch} of {settings.epochs} epochs; "
                 "pass --epochs N to train longer.")
@@ -176,29 +203,126 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
     scorer = scorer_for(parts.dataset, data_root, device, say)[0] if settings.eval_every else None
     say(f"Training {preset.name} on {device} for {settings.epochs} epochs "
         f"({steps_per_epoch} steps of {settings.batch_size}); run directory: {run.root}")
-    for epoch in range(start_epoch, settings.epochs):
-        record = _train_epoch(step, data, settings.batch_size, settings.log_every, epoch,
-                              settings.epochs, quiet=options.quiet)
-        say(f"Epoch [{epoch}/{settings.epochs}] Loss D: {record['loss_d']:.4f}, "
-            f"loss G: {record['loss_g']:.4f} | {record['samples_per_s']:,.0f} samples/s")
-        last = epoch == settings.epochs - 1
-        if scorer is not None and ((epoch + 1) % settings.eval_every == 0 or last):
-            quality = scorer.score_generator(G, seed=settings.seed + 2)
-            record["quality"] = quality.as_dict()
-            say(f"Epoch [{epoch}/{settings.epochs}] quality: {quality.summary()}")
-        history.append(record)
-        run.append_record(record)
-        if epoch % settings.sample_every == 0 or last:
-            _save_samples(G, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
-            save_loss_plot(history, run.root / "loss.png", preset.name)
-        checkpoint.save_training(run.checkpoint_path(epoch + 1), preset=preset, epoch=epoch + 1,
-                                 generator=G, discriminator=D, opt_g=opt_g, opt_d=opt_d)
-        run.prune_checkpoints(settings.keep_checkpoints)
+    loop = _EpochLoop(preset, options, run, step, data)
+    with GracefulStop() as stop:
+        for epoch in range(start_epoch, settings.epochs):
+            resumed = resume_from if resume_from is not None and epoch == start_epoch else None
+            record = loop.run_epoch(epoch, stop, resumed)
+            say(f"Epoch [{epoch}/{settings.epochs}] Loss D: {record['loss_d']:.4f}, "
+                f"loss G: {record['loss_g']:.4f} | {record['samples_per_s']:,.0f} samples/s")
+            last = epoch == settings.epochs - 1
+            if scorer is not None and ((epoch + 1) % settings.eval_every == 0 or last):
+                quality = scorer.score_generator(G, seed=settings.seed + 2)
+                record["quality"] = quality.as_dict()
+                say(f"Epoch [{epoch}/{settings.epochs}] quality: {quality.summary()}")
+            history.append(record)
+            run.append_record(record)
+            if epoch % settings.sample_every == 0 or last:
+                _save_samples(G, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
+                save_loss_plot(history, run.root / "loss.png", preset.name)
+            saved = loop.save(epoch + 1)
+            if stop.requested and not last:
+                raise loop.interrupted(stop, saved)
 
     checkpoint.export_generator(run.root / "generator.safetensors", preset=preset,
                                 epoch=max(settings.epochs, start_epoch), generator=G)
     say(f"Done. Samples, metrics and checkpoints are in {run.root}")
     return run.root
+
+
+class _EpochLoop:
+    """Runs epochs step by step, checkpointing inside them on a cadence or on a signal."""
+
+    def __init__(self, preset: Preset, options: RunOptions, run: Run,
+                 step: TrainStep | CudaGraphStep, data: DeviceImages) -> None:
+        self.preset, self.options, self.run, self.step, self.data = preset, options, run, step, data
+        self.eager = step.step if isinstance(step, CudaGraphStep) else step
+        self.last_save = time.monotonic()
+
+    def save(self, epoch: int, step: int = 0, **epoch_state) -> Path:
+        path = self.run.checkpoint_path(epoch, step)
+        e = self.eager
+        for name, module in (("generator", e.generator), ("discriminator", e.discriminator)):
+            if not all(torch.isfinite(p).all() for p in module.parameters()):
+                raise TrainingError(
+                    f"the {name}'s weights became NaN or infinite by epoch {epoch}, step "
+                    f"{step}; not saving them. Last good checkpoint: {self.last_good()}")
+        try:
+            checkpoint.save_training(path, preset=self.preset, epoch=epoch, step=step,
+                                     generator=e.generator, discriminator=e.discriminator,
+                                     opt_g=e.opt_g, opt_d=e.opt_d, **epoch_state)
+        except OSError as exc:
+            raise TrainingError(f"could not write checkpoint {path}: {exc.strerror or exc}; "
+                                f"the newest saved one, {self.last_good()}, is intact") from None
+        self.run.prune_checkpoints(self.preset.train.keep_checkpoints)
+        self.last_save = time.monotonic()
+        return path
+
+    def last_good(self) -> str:
+        newest = checkpoints_in(self.run.root)
+        return str(newest[-1]) if newest else "none"
+
+    def _due(self, steps_done: int) -> bool:
+        every_steps, every_s = self.options.checkpoint_every_steps, self.options.checkpoint_every_s
+        return bool((every_steps and steps_done % every_steps == 0)
+                    or (every_s and time.monotonic() - self.last_save >= every_s))
+
+    def interrupted(self, stop: GracefulStop, saved: Path) -> Interrupted:
+        command = [f"ganzoo train {self.preset.name} --resume {self.run.root}"]
+        if self.options.data_dir:
+            command.append(f"--data-dir {self.options.data_dir}")
+        if self.options.device:
+            command.append(f"--device {self.options.device}")
+        return Interrupted(f"{stop.name}: stopped after saving {saved}. Resume with: "
+                           + " ".join(command), exit_code=stop.exit_code)
+
+    def run_epoch(self, epoch: int, stop: GracefulStop,
+                  resumed: checkpoint.Checkpoint | None) -> dict:
+        settings, data = self.preset.train, self.data
+        batch_size, epochs = settings.batch_size, settings.epochs
+        steps = data.steps_per_epoch(batch_size)
+        start, total, elapsed = 0, torch.zeros(2, device=data.device), 0.0
+        if resumed is not None and resumed.step:
+            # redraw this epoch's order from the RNG state at its start, then continue
+            epoch_rng = resumed.section("epoch_rng")
+            current = checkpoint.rng_states()
+            checkpoint.set_rng_states(epoch_rng)
+            order = data.order()
+            checkpoint.set_rng_states(current)
+            start = resumed.step
+            total += resumed.tensors["epoch_loss_sum"].to(data.device)
+            elapsed = float(resumed.metadata["elapsed"])
+        else:
+            epoch_rng = checkpoint.rng_states()
+            order = data.order()
+        bar = tqdm(total=steps * batch_size, initial=start * batch_size, unit="img",
+                   unit_scale=True, leave=False, desc=f"epoch {epoch}/{epochs}",
+                   disable=True if self.options.quiet else None, file=sys.stderr)
+        began, shown = time.perf_counter(), start
+        for i, (real, _labels) in enumerate(data.batches(order, batch_size, start), start):
+            losses = self.step(real)
+            total += losses
+            done = i + 1
+            if done % settings.log_every == 0 or done == steps:
+                loss_d, loss_g = losses.tolist()  # the only host sync, every log_every steps
+                if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
+                    raise TrainingError(f"training diverged at epoch {epoch}, step {i}: "
+                                        f"loss D {loss_d}, loss G {loss_g}. Last good "
+                                        f"checkpoint: {self.last_good()}")
+                bar.set_postfix_str(f"loss D {loss_d:.3f} G {loss_g:.3f}", refresh=False)
+                bar.update((done - shown) * batch_size)
+                shown = done
+            if done < steps and (stop.requested or self._due(done)):
+                saved = self.save(epoch, done, epoch_start_rng=epoch_rng, loss_sum=total,
+                                  elapsed=elapsed + time.perf_counter() - began)
+                if stop.requested:
+                    bar.close()
+                    raise self.interrupted(stop, saved)
+        elapsed += time.perf_counter() - began
+        bar.close()
+        mean_d, mean_g = (total / steps).tolist()
+        return {"epoch": epoch, "steps": steps, "loss_d": mean_d, "loss_g": mean_g,
+                "samples_per_s": steps * batch_size / elapsed, "time_s": elapsed}
 
 
 def _fixed_noise(generator, seed: int) -> torch.Tensor:
@@ -214,28 +338,3 @@ def _save_samples(G, noise: torch.Tensor, path: Path) -> None:
     G.eval()
     save_grid(G(noise), path, nrow=8)
     G.train(was_training)
-
-
-def _train_epoch(step: TrainStep | CudaGraphStep, data: DeviceImages, batch_size: int,
-                 log_every: int, epoch: int, epochs: int, quiet: bool) -> dict:
-    steps = data.steps_per_epoch(batch_size)
-    total = torch.zeros(2, device=data.device)
-    bar = tqdm(total=steps * batch_size, unit="img", unit_scale=True, leave=False,
-               desc=f"epoch {epoch}/{epochs}", disable=True if quiet else None, file=sys.stderr)
-    start, shown = time.perf_counter(), 0
-    for i, (real, _labels) in enumerate(data.epoch(batch_size)):
-        losses = step(real)
-        total += losses
-        if (i + 1) % log_every == 0 or i + 1 == steps:
-            loss_d, loss_g = losses.tolist()  # the only host sync, every log_every steps
-            if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
-                raise TrainingError(f"training diverged at epoch {epoch}, step {i}: "
-                                    f"loss D {loss_d}, loss G {loss_g}")
-            bar.set_postfix_str(f"loss D {loss_d:.3f} G {loss_g:.3f}", refresh=False)
-            bar.update((i + 1 - shown) * batch_size)
-            shown = i + 1
-    elapsed = time.perf_counter() - start
-    bar.close()
-    mean_d, mean_g = (total / steps).tolist()
-    return {"epoch": epoch, "steps": steps, "loss_d": mean_d, "loss_g": mean_g,
-            "samples_per_s": steps * batch_size / elapsed, "time_s": elapsed}
