@@ -7,7 +7,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torchvision.utils import save_image
+from PIL import Image
+
+PADDING = 2  # black pixels between and around the images of a grid
+
+
+def grid(images: torch.Tensor, nrow: int) -> torch.Tensor:
+    """Images in [-1, 1] (N, C, H, W) -> one uint8 (H', W', C) array, ``nrow`` per row.
+
+    Written here rather than with torchvision.utils, whose import alone costs as much as
+    importing torch: every ``ganzoo train`` and ``sample`` would pay for it.
+    """
+    x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).add(0.5).to(torch.uint8)
+    n, c, h, w = x.shape
+    rows = math.ceil(n / nrow)
+    out = torch.zeros(c, rows * (h + PADDING) + PADDING, nrow * (w + PADDING) + PADDING,
+                      dtype=torch.uint8)
+    for i in range(n):
+        top, left = PADDING + (i // nrow) * (h + PADDING), PADDING + (i % nrow) * (w + PADDING)
+        out[:, top:top + h, left:left + w] = x[i]
+    return out.permute(1, 2, 0)
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> None:
@@ -15,8 +34,8 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.ceil(math.sqrt(images.shape[0]))))
-    save_image(images.detach().float().cpu(), path, nrow=nrow, normalize=True,
-               value_range=(-1, 1), padding=2)
+    pixels = grid(images, nrow).numpy()
+    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(path)
 
 
 def save_loss_plot(records: Sequence[dict], path: Path, title: str) -> None:

@@ -1,0 +1,23 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+from ganzoo.images import grid, save_grid
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_grid_matches_torchvision(channels):
+    x = torch.rand(10, channels, 28, 28, generator=torch.Generator().manual_seed(0)) * 2.2 - 1.1
+    expected = make_grid(x.clamp(-1, 1), nrow=4, padding=2, normalize=True, value_range=(-1, 1))
+    expected = expected.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+    assert torch.equal(grid(x, 4), expected.permute(1, 2, 0)[..., :channels])
+
+
+def test_save_grid_writes_a_png_of_the_grid(tmp_path):
+    x = torch.linspace(-1, 1, 4 * 9).view(4, 1, 3, 3)
+    save_grid(x, tmp_path / "g.png", nrow=2)
+    with Image.open(tmp_path / "g.png") as img:
+        assert img.mode == "L" and img.size == (2 * 5 + 2, 2 * 5 + 2)
+        assert torch.equal(torch.from_numpy(np.asarray(img)), grid(x, 2)[..., 0])
