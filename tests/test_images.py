@@ -20,4 +20,4 @@ def test_save_grid_writes_a_png_of_the_grid(tmp_path):
     save_grid(x, tmp_path / "g.png", nrow=2)
     with Image.open(tmp_path / "g.png") as img:
         assert img.mode == "L" and img.size == (2 * 5 + 2, 2 * 5 + 2)
-        assert torch.equal(torch.from_numpy(np.asarray(img)), grid(x, 2)[..., 0])
+        assert torch.equal(torch.from_numpy(np.array(img)), grid(x, 2)[..., 0])
