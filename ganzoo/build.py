@@ -37,6 +37,10 @@ def build_component(kind: str, ref: ComponentRef, registry: Registry | None = No
                           f"{dict(ref.kwargs)}: {exc}") from None
     except (ValueError, ConfigError) as exc:
         raise ConfigError(f"{kind} {ref.name!r}: {exc}") from None
+    except Exception as exc:  # e.g. torch refusing a negative layer size
+        detail = " ".join(str(exc).split())[:300]
+        raise ConfigError(f"{kind} {ref.name!r} ({entry.provider}) could not be built with "
+                          f"{dict(ref.kwargs)}: {type(exc).__name__}: {detail}") from None
     if not isinstance(obj, BASES[kind]):
         raise PluginError(f"{kind} {ref.name!r} from {entry.provider} built a "
                           f"{type(obj).__name__}, not a ganzoo {BASES[kind].__name__}")

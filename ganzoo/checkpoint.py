@@ -60,6 +60,16 @@ def _restore_optimizer(ckpt: Checkpoint, prefix: str, opt: torch.optim.Optimizer
     for key, value in ckpt.section(prefix).items():
         index, name = key.split(".", 1)
         state.setdefault(int(index), {})[name] = value
+    params = [p for group in opt.param_groups for p in group["params"]]
+    for index, entry in state.items():  # Adam: moments shaped like the weight, a scalar step
+        if not 0 <= index < len(params):
+            raise ValueError(f"{prefix} has state for parameter {index} of {len(params)}")
+        for name, value in entry.items():
+            want = ((), torch.float32) if name == "step" else (params[index].shape,
+                                                               params[index].dtype)
+            if (value.shape, value.dtype) != want:
+                raise ValueError(f"{prefix}.{index}.{name} is {value.dtype} "
+                                 f"{tuple(value.shape)}, expected {want[1]} {tuple(want[0])}")
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
@@ -162,6 +172,11 @@ def load_training(path: Path) -> Checkpoint:
 
 
 def load_module(ckpt: Checkpoint, prefix: str, module: torch.nn.Module) -> None:
+    expected = module.state_dict()
+    for key, value in ckpt.section(prefix).items():
+        if key in expected and value.dtype != expected[key].dtype:
+            raise CheckpointError(f"{ckpt.path}: {prefix}.{key} is {value.dtype}, the model "
+                                  f"holds {expected[key].dtype}")
     try:
         module.load_state_dict(ckpt.section(prefix))
     except RuntimeError as exc:

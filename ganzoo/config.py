@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,9 +30,13 @@ def _coerce(key: str, raw: str, kind: type) -> Any:
             pass
     elif kind is float:
         try:
-            return float(text)
+            value = float(text)
         except ValueError:
             pass
+        else:
+            if math.isfinite(value):
+                return value
+            raise ConfigError(f"--set {key}={raw}: must be a finite number")
     raise ConfigError(f"--set {key}={raw}: expected {kind.__name__}, got {raw!r}")
 
 
