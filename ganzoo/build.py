@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from .errors import ConfigError, PluginError
 from .interfaces import (
     ComponentRef,
@@ -65,4 +67,29 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
         if tuple(got) != shape:
             raise ConfigError(f"preset {preset.name!r}: {kind} works on images shaped "
                               f"{tuple(got)} but dataset {preset.dataset.name!r} has {shape}")
+    _check_outputs(parts, registry or get_registry(), preset)
     return parts
+
+
+def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> None:
+    """Run G and D once on two samples: a model that returns the wrong shape is named now,
+    not found later as a silently broadcast loss. Leaves RNG, modes and buffers as they were."""
+    G, D = parts.generator, parts.discriminator
+    shape = (2, *parts.dataset.sample_shape)
+    modes = G.training, D.training
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            G.eval()
+            D.eval()
+            fake = G(G.sample_noise(2, "cpu"))
+            checks = (("generator", preset.generator, fake, shape),
+                      ("discriminator", preset.discriminator, D(fake), (2,)))
+            for kind, ref, out, want in checks:
+                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                if got != want:
+                    provider = registry.get(kind, ref.name).provider
+                    raise PluginError(f"{kind} {ref.name!r} from {provider} returned {got} "
+                                      f"for 2 samples, expected {want}")
+    finally:
+        G.train(modes[0])
+        D.train(modes[1])

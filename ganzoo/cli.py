@@ -121,9 +121,15 @@ def _cadence(ctx, param, value: str) -> tuple[int | None, float | None]:
               callback=_cadence, metavar="N|Ms|Mm",
               help="Also checkpoint inside epochs: every N steps, or every M seconds (90s) or "
                    "minutes (10m); 0 for epoch ends only.")
+@click.option("--on-save-error", type=click.Choice(["stop", "continue"]), default="stop",
+              show_default=True, help="When a checkpoint cannot be written (disk full): stop, "
+                                      "or warn and keep training.")
+@click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default="stop",
+              show_default=True, help="When a loss or weight turns NaN/Inf: stop, or reload the "
+                                      "last good checkpoint and halve the learning rates.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
-          sets, precision, cuda_graphs, cadence, quiet) -> None:
+          sets, precision, cuda_graphs, cadence, on_save_error, on_nan, quiet) -> None:
     """Train PRESET (see 'ganzoo list presets').
 
     \b
@@ -160,7 +166,8 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
     every_steps, every_s = cadence
     options = RunOptions(device=device, out=out, data_dir=data_dir, resume=resume,
                          precision=precision, cuda_graphs=cuda_graphs, quiet=quiet,
-                         checkpoint_every_steps=every_steps, checkpoint_every_s=every_s)
+                         checkpoint_every_steps=every_steps, checkpoint_every_s=every_s,
+                         on_save_error=on_save_error, on_nan=on_nan)
     try:
         run_training(resolved, options)
     except KeyboardInterrupt:  # a second Ctrl-C: saved files are whole (atomic writes)

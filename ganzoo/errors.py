@@ -31,6 +31,10 @@ class TrainingError(GanzooError):
     """Training that cannot go on (e.g. a loss became NaN or infinite)."""
 
 
+class Diverged(TrainingError):
+    """A loss or a weight became NaN or infinite."""
+
+
 class Interrupted(GanzooError):
     """Training stopped by SIGINT or SIGTERM after saving a checkpoint (exit 130 or 143)."""
 

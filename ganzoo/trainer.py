@@ -24,7 +24,7 @@ from . import checkpoint
 from .batches import DeviceImages, to_unit_range
 from .build import build
 from .datasets import default_data_root
-from .errors import CheckpointError, ConfigError, Interrupted, TrainingError
+from .errors import CheckpointError, ConfigError, Diverged, Interrupted, TrainingError
 from .fileio import atomic_write_bytes
 from .images import save_grid, save_loss_plot
 from .interfaces import Preset
@@ -32,6 +32,7 @@ from .interrupt import GracefulStop
 from .quality import scorer_for
 from .step import CudaGraphStep, TrainStep
 
+MAX_ROLLBACKS = 5  # --on-nan rollback gives up after this many in one run
 N_FIXED = 64  # samples in each fixed-noise grid, as in the tutorial (BS fixed noise vectors)
 
 
@@ -47,6 +48,8 @@ class RunOptions:
     # Besides every epoch's end, checkpoint inside epochs every N steps and/or S seconds.
     checkpoint_every_steps: int | None = None
     checkpoint_every_s: float | None = 600.0
+    on_save_error: str = "stop"  # or "continue": warn and keep training when a write fails
+    on_nan: str = "stop"  # or "rollback": reload the last good checkpoint, halve the lr
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -204,28 +207,45 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
     say(f"Training {preset.name} on {device} for {settings.epochs} epochs "
         f"({steps_per_epoch} steps of {settings.batch_size}); run directory: {run.root}")
     loop = _EpochLoop(preset, options, run, step, data)
+    rollbacks, epoch = 0, start_epoch
     with GracefulStop() as stop:
-        for epoch in range(start_epoch, settings.epochs):
+        while epoch < settings.epochs:
             resumed = resume_from if resume_from is not None and epoch == start_epoch else None
-            record = loop.run_epoch(epoch, stop, resumed)
-            say(f"Epoch [{epoch}/{settings.epochs}] Loss D: {record['loss_d']:.4f}, "
-                f"loss G: {record['loss_g']:.4f} | {record['samples_per_s']:,.0f} samples/s")
-            last = epoch == settings.epochs - 1
-            if scorer is not None and ((epoch + 1) % settings.eval_every == 0 or last):
-                quality = scorer.score_generator(G, seed=settings.seed + 2)
-                record["quality"] = quality.as_dict()
-                say(f"Epoch [{epoch}/{settings.epochs}] quality: {quality.summary()}")
-            history.append(record)
-            run.append_record(record)
-            if epoch % settings.sample_every == 0 or last:
-                _save_samples(G, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
-                save_loss_plot(history, run.root / "loss.png", preset.name)
-            saved = loop.save(epoch + 1)
+            try:
+                record = loop.run_epoch(epoch, stop, resumed)
+                say(f"Epoch [{epoch}/{settings.epochs}] Loss D: {record['loss_d']:.4f}, "
+                    f"loss G: {record['loss_g']:.4f} | {record['samples_per_s']:,.0f} samples/s")
+                last = epoch == settings.epochs - 1
+                if scorer is not None and ((epoch + 1) % settings.eval_every == 0 or last):
+                    quality = scorer.score_generator(G, seed=settings.seed + 2)
+                    record["quality"] = quality.as_dict()
+                    say(f"Epoch [{epoch}/{settings.epochs}] quality: {quality.summary()}")
+                history.append(record)
+                run.append_record(record)
+                if epoch % settings.sample_every == 0 or last:
+                    _save_samples(G, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
+                    save_loss_plot(history, run.root / "loss.png", preset.name)
+                saved = loop.save(epoch + 1)
+            except Diverged as exc:
+                if options.on_nan != "rollback" or rollbacks == MAX_ROLLBACKS:
+                    raise
+                rollbacks += 1
+                resume_from = loop.roll_back(exc)
+                start_epoch = epoch = resume_from.epoch
+                history = run.records(before_epoch=epoch)
+                run.rewrite_records(history)
+                continue
             if stop.requested and not last:
                 raise loop.interrupted(stop, saved)
+            epoch += 1
 
-    checkpoint.export_generator(run.root / "generator.safetensors", preset=preset,
-                                epoch=max(settings.epochs, start_epoch), generator=G)
+    try:
+        checkpoint.export_generator(run.root / "generator.safetensors", preset=preset,
+                                    epoch=max(settings.epochs, start_epoch), generator=G)
+    except OSError as exc:
+        raise TrainingError(f"could not write {run.root / 'generator.safetensors'}: "
+                            f"{exc.strerror or exc}; the training checkpoints in "
+                            f"{run.checkpoints} hold the generator too") from None
     say(f"Done. Samples, metrics and checkpoints are in {run.root}")
     return run.root
 
@@ -244,7 +264,7 @@ class _EpochLoop:
         e = self.eager
         for name, module in (("generator", e.generator), ("discriminator", e.discriminator)):
             if not all(torch.isfinite(p).all() for p in module.parameters()):
-                raise TrainingError(
+                raise Diverged(
                     f"the {name}'s weights became NaN or infinite by epoch {epoch}, step "
                     f"{step}; not saving them. Last good checkpoint: {self.last_good()}")
         try:
@@ -252,11 +272,37 @@ class _EpochLoop:
                                      generator=e.generator, discriminator=e.discriminator,
                                      opt_g=e.opt_g, opt_d=e.opt_d, **epoch_state)
         except OSError as exc:
-            raise TrainingError(f"could not write checkpoint {path}: {exc.strerror or exc}; "
-                                f"the newest saved one, {self.last_good()}, is intact") from None
+            problem = (f"could not write checkpoint {path}: {exc.strerror or exc}; the newest "
+                       f"saved one, {self.last_good()}, is intact")
+            if self.options.on_save_error != "continue":
+                raise TrainingError(problem) from None
+            tqdm.write(f"ganzoo: warning: {problem}; training on (--on-save-error continue)",
+                       file=sys.stderr)
+            return Path(self.last_good())
         self.run.prune_checkpoints(self.preset.train.keep_checkpoints)
         self.last_save = time.monotonic()
         return path
+
+    def roll_back(self, exc: Diverged) -> checkpoint.Checkpoint:
+        """Reload the newest checkpoint into the live models and optimisers, with both
+        learning rates halved; returns it (the loop continues from its position)."""
+        newest = checkpoints_in(self.run.root)
+        if not newest:
+            raise exc
+        ckpt = checkpoint.load_training(newest[-1])
+        e = self.eager
+        live = [[g["lr"] for g in opt.param_groups] for opt in (e.opt_g, e.opt_d)]
+        checkpoint.restore_training(ckpt, generator=e.generator, discriminator=e.discriminator,
+                                    opt_g=e.opt_g, opt_d=e.opt_d)
+        for opt, lrs in zip((e.opt_g, e.opt_d), live, strict=True):
+            for group, lr in zip(opt.param_groups, lrs, strict=True):
+                group["lr"] = lr / 2  # of the rate that diverged, also on a repeated roll-back
+        if isinstance(self.step, CudaGraphStep):  # the captured graph holds the old lr
+            self.step = CudaGraphStep(e)
+        lrs = ", ".join(f"{opt.param_groups[0]['lr']:.3g}" for opt in (e.opt_g, e.opt_d))
+        tqdm.write(f"ganzoo: warning: {exc} Rolled back to {ckpt.path}; learning rates of "
+                   f"G, D now {lrs}.", file=sys.stderr)
+        return ckpt
 
     def last_good(self) -> str:
         newest = checkpoints_in(self.run.root)
@@ -306,7 +352,7 @@ class _EpochLoop:
             if done % settings.log_every == 0 or done == steps:
                 loss_d, loss_g = losses.tolist()  # the only host sync, every log_every steps
                 if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
-                    raise TrainingError(f"training diverged at epoch {epoch}, step {i}: "
+                    raise Diverged(f"training diverged at epoch {epoch}, step {i}: "
                                         f"loss D {loss_d}, loss G {loss_g}. Last good "
                                         f"checkpoint: {self.last_good()}")
                 bar.set_postfix_str(f"loss D {loss_d:.3f} G {loss_g:.3f}", refresh=False)

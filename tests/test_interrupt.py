@@ -129,6 +129,7 @@ def test_sigkill_at_random_moments_never_leaves_a_bad_newest_checkpoint(tmp_path
         saved = checkpoint.load_training(find_checkpoint(run_dir))
         positions.append((saved.epoch, saved.step))
     assert positions == sorted(positions), positions  # every resume moved forward or stayed
+    assert len(checkpoints_in(run_dir)) <= 3  # keep_checkpoints
     assert positions[-1] > positions[0]
     done = positions[-1][0] + 1
     final = run_cli("train", "vanilla-mnist", "--resume", run_dir, "--data-dir", mnist_root,
@@ -138,8 +139,9 @@ def test_sigkill_at_random_moments_never_leaves_a_bad_newest_checkpoint(tmp_path
     assert not list((run_dir / "checkpoints").glob(".*tmp*"))
 
 
-def test_a_failed_checkpoint_write_stops_cleanly_and_keeps_the_previous(tmp_path, mnist_root,
-                                                                         monkeypatch):
+@pytest.mark.parametrize("policy", ["stop", "continue"])
+def test_a_failed_checkpoint_write_keeps_the_previous(tmp_path, mnist_root, monkeypatch,
+                                                      policy):
     from ganzoo import fileio
 
     args = ("train", "vanilla-mnist", "--data-dir", mnist_root, "--batch-size", 64, "-q",
@@ -149,16 +151,23 @@ def test_a_failed_checkpoint_write_stops_cleanly_and_keeps_the_previous(tmp_path
     real_write = fileio.atomic_write_bytes
 
     def disk_full(path, data):
-        if path.suffix == ".safetensors":
+        if path.parent.name == "checkpoints":
             raise OSError(28, "No space left on device")
         real_write(path, data)
 
     monkeypatch.setattr(checkpoint, "atomic_write_bytes", disk_full)
     result = run_cli("train", "vanilla-mnist", "--resume", tmp_path / "run", "--data-dir",
-                     mnist_root, "--epochs", 2, "-q")
-    assert result.exit_code == 2 and "Traceback" not in result.output
+                     mnist_root, "--epochs", 3, "-q", "--on-save-error", policy)
+    assert "Traceback" not in result.output
     assert "No space left on device" in result.output
     assert "epoch-0001.safetensors, is intact" in result.output
+    if policy == "stop":
+        assert result.exit_code == 2
+        assert checkpoint.load(tmp_path / "run" / "generator.safetensors").epoch == 1
+    else:  # both failed writes warned about, training finished, the export written
+        assert result.exit_code == 0 and result.output.count("training on") == 2
+        assert checkpoint.load(tmp_path / "run" / "generator.safetensors").epoch == 3
+    assert [p.name for p in checkpoints_in(tmp_path / "run")] == ["epoch-0001.safetensors"]
     assert (tmp_path / "run" / "checkpoints" / "epoch-0001.safetensors").read_bytes() == good
 
 
@@ -200,3 +209,45 @@ def test_a_nan_loss_stops_and_names_the_last_good_checkpoint(tmp_path, mnist_roo
         ckpt = checkpoint.load_training(path)
         assert all(torch.isfinite(t).all() for t in ckpt.tensors.values() if t.is_floating_point())
     assert str(checkpoints_in(tmp_path / "run")[-1]) in result.output
+
+
+class NaNOnce(NaNAfter):
+    """NaN exactly once, on the discriminator loss number ``calls + 1``."""
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        self.left -= 1
+        loss = self.bce.discriminator_loss(real_logits, fake_logits)
+        return loss * float("nan") if self.left == -1 else loss
+
+
+class NaNOnceHooks:
+    @ganzoo.hookimpl
+    def ganzoo_register_losses(self, register):
+        register("nan-once", NaNOnce)
+        register("nan-after", NaNAfter)
+
+
+@pytest.mark.parametrize("loss, finishes", [("nan-once", True), ("nan-after", False)])
+def test_rollback_on_nan_reloads_the_last_good_checkpoint_with_half_the_lr(
+        tmp_path, mnist_root, loss, finishes):
+    with in_process_plugin(NaNOnceHooks(), "nan"):
+        result = run_cli("train", "vanilla-mnist", "--data-dir", mnist_root, "--out",
+                         tmp_path / "run", "--epochs", 3, "-q", "--on-nan", "rollback",
+                         "--set", f"loss={loss}", "--set", "loss.calls=5")
+    assert "Traceback" not in result.output, result.output
+    assert "Rolled back to" in result.output and "epoch-0001.safetensors" in result.output
+    if finishes:  # one roll-back, then training goes on to the end with lr 3e-4 / 2
+        assert result.exit_code == 0, result.output
+        assert result.output.count("Rolled back") == 1
+        final = checkpoint.load_training(find_checkpoint(tmp_path / "run"))
+        groups = json.loads(final.metadata["optimizers"])
+        assert final.epoch == 3
+        assert [groups[k][0]["lr"] for k in ("opt_g", "opt_d")] == [1.5e-4, 1.5e-4]
+        rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(r)["epoch"] for r in rows] == [0, 1, 2]
+    else:  # NaN every time: gives up after MAX_ROLLBACKS with the usual message
+        from ganzoo.trainer import MAX_ROLLBACKS
+
+        assert result.exit_code == 2
+        assert result.output.count("Rolled back") == MAX_ROLLBACKS
+        assert "Last good checkpoint" in result.output.splitlines()[-1]

@@ -140,3 +140,21 @@ def test_components_of_mismatched_shapes_are_refused():
                     base.loss, base.dataset)
     with pytest.raises(ganzoo.ConfigError, match="generator works on images shaped"):
         build(preset)
+
+
+def test_a_model_that_returns_the_wrong_shape_names_its_plugin(tmp_path):
+    from ganzoo_vanilla.models import MLPDiscriminator
+
+    class Unsqueezed(MLPDiscriminator):  # (N, 1) logits would broadcast silently in a loss
+        def forward(self, x):
+            return super().forward(x).unsqueeze(1)
+
+    bad = plugin(discriminators=lambda register: register("mlp-n1", Unsqueezed))
+    with in_process_plugin(bad, "bad"):
+        base = get_registry().preset("vanilla-mnist")
+        preset = Preset("p", "", base.generator,
+                        ComponentRef("mlp-n1", {"in_shape": [1, 28, 28]}), base.loss,
+                        base.dataset)
+        with pytest.raises(PluginError, match=r"discriminator 'mlp-n1' from bad .in-process. "
+                                              r"returned \(2, 1\) for 2 samples, expected \(2,\)"):
+            build(preset)
