@@ -75,21 +75,29 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
     """Run G and D once on two samples: a model that returns the wrong shape is named now,
     not found later as a silently broadcast loss. Leaves RNG, modes and buffers as they were."""
     G, D = parts.generator, parts.discriminator
-    shape = (2, *parts.dataset.sample_shape)
     modes = G.training, D.training
+
+    def probe(kind: str, ref: ComponentRef, run, want: tuple):
+        provider = registry.get(kind, ref.name).provider
+        try:
+            out = run()
+        except Exception as exc:  # e.g. a keyword of the wrong type, used only in forward
+            detail = " ".join(str(exc).split())[:300]
+            raise ConfigError(f"{kind} {ref.name!r} ({provider}) with {dict(ref.kwargs)} "
+                              f"fails on 2 samples: {type(exc).__name__}: {detail}") from None
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        if got != want:
+            raise PluginError(f"{kind} {ref.name!r} from {provider} returned {got} for 2 "
+                              f"samples, expected {want}")
+        return out
+
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             G.eval()
             D.eval()
-            fake = G(G.sample_noise(2, "cpu"))
-            checks = (("generator", preset.generator, fake, shape),
-                      ("discriminator", preset.discriminator, D(fake), (2,)))
-            for kind, ref, out, want in checks:
-                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                if got != want:
-                    provider = registry.get(kind, ref.name).provider
-                    raise PluginError(f"{kind} {ref.name!r} from {provider} returned {got} "
-                                      f"for 2 samples, expected {want}")
+            fake = probe("generator", preset.generator, lambda: G(G.sample_noise(2, "cpu")),
+                         (2, *parts.dataset.sample_shape))
+            probe("discriminator", preset.discriminator, lambda: D(fake), (2,))
     finally:
         G.train(modes[0])
         D.train(modes[1])
