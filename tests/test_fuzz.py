@@ -137,6 +137,19 @@ def test_truncated_and_damaged_checkpoints(tmp_path, good_checkpoint, cut, flip,
     assert len(data) == len(good)
 
 
+def read_checkpoint(path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+
+
+def rewrite(tmp_path, meta, tensors):
+    path = tmp_path / "c.safetensors"
+    path.write_bytes(safetensors_bytes(tensors, metadata=meta))
+    return path
+
+
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
                            lambda inner: st.lists(inner, max_size=3)
                            | st.dictionaries(st.text(max_size=6), inner, max_size=3),
@@ -148,14 +161,9 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
                               "preset", "elapsed"]),
        value=st.one_of(st.text(max_size=20), json_values.map(json.dumps)))
 def test_checkpoint_metadata_that_is_wrong(tmp_path, good_checkpoint, field, value):
-    from safetensors import safe_open
-
-    with safe_open(str(good_checkpoint), framework="pt") as f:
-        meta = dict(f.metadata())
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    meta, tensors = read_checkpoint(good_checkpoint)
     meta[field] = value
-    path = tmp_path / "c.safetensors"
-    path.write_bytes(safetensors_bytes(tensors, metadata=meta))
+    path = rewrite(tmp_path, meta, tensors)
     try:
         load_and_restore(path)
     except GanzooError:
@@ -170,15 +178,10 @@ def test_checkpoint_metadata_that_is_wrong(tmp_path, good_checkpoint, field, val
                               torch.bool]))
 def test_checkpoint_tensors_of_wrong_shape_or_dtype(tmp_path, good_checkpoint, name, shape,
                                                     dtype):
-    from safetensors import safe_open
-
-    with safe_open(str(good_checkpoint), framework="pt") as f:
-        meta = dict(f.metadata())
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    meta, tensors = read_checkpoint(good_checkpoint)
     original = tensors[name]
     tensors[name] = torch.zeros(shape, dtype=dtype)
-    path = tmp_path / "c.safetensors"
-    path.write_bytes(safetensors_bytes(tensors, metadata=meta))
+    path = rewrite(tmp_path, meta, tensors)
     try:
         load_and_restore(path)
     except CheckpointError:
