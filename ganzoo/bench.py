@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .baseline import TutorialStep, tutorial_batches, tutorial_loader
 from .batches import DeviceImages
 from .build import Components, build
-from .interfaces import Preset
+from .interfaces import GANLoss, Preset
 from .step import CudaGraphStep, TrainStep
 
 # Published dense (no sparsity) peaks in FLOP/s, by device-name fragment. fp32 is the CUDA-core
@@ -44,15 +44,17 @@ class BenchResult:
     seconds: float
     samples_per_s: float
     ms_per_step: float
-    flops_per_step: float
-    achieved_flops: float
+    flops_per_step: float | None  # None: not countable (see count_flops)
+    achieved_flops: float | None
     peak_flops: float | None
     peak_memory_mb: float
     vs_tutorial: float | None = None
 
     @property
     def fraction_of_peak(self) -> float | None:
-        return self.achieved_flops / self.peak_flops if self.peak_flops else None
+        if self.achieved_flops is None or not self.peak_flops:
+            return None
+        return self.achieved_flops / self.peak_flops
 
     def to_dict(self) -> dict:
         return {**asdict(self), "fraction_of_peak": self.fraction_of_peak}
@@ -70,7 +72,8 @@ class Runner:
     impl: str
     precision: str
     step: Callable[[], object]
-    flops_per_step: float
+    flops_per_step: float | None
+    images_per_step: int
     steps: int = 0
     seconds: float = 0.0
 
@@ -94,7 +97,7 @@ def matmul_runner(device: torch.device, precision: str, max_size: int = 2048) ->
         if time.perf_counter() - start > 0.02 or size >= max_size:
             break
         size *= 2
-    return Runner("matmul", precision, lambda: a @ b, 2.0 * size**3)
+    return Runner("matmul", precision, lambda: a @ b, 2.0 * size**3, size)
 
 
 def published_peak(device: torch.device, precision: str) -> float | None:
@@ -103,9 +106,14 @@ def published_peak(device: torch.device, precision: str) -> float | None:
     return next((p[precision] for key, p in GPU_PEAKS.items() if key in name), None)
 
 
-def count_flops(step_fn: Callable[[], object]) -> float:
-    with FlopCounterMode(display=False) as counter:
-        step_fn()
+def count_flops(step_fn: Callable[[], object]) -> float | None:
+    """FLOPs of one call, or None where torch's counter cannot follow the step (its module
+    hooks refuse a double backward such as a gradient penalty's)."""
+    try:
+        with FlopCounterMode(display=False) as counter:
+            step_fn()
+    except RuntimeError:
+        return None
     return float(counter.get_total_flops())
 
 
@@ -123,10 +131,10 @@ def _parts(preset: Preset, device: torch.device) -> Components:
     return parts
 
 
-def _flops_of_copy(step, batch: Callable[[], torch.Tensor]) -> float:
+def _flops_of_copy(step, inputs: Callable[[], tuple]) -> float | None:
     """FLOPs of one step, counted on a deep copy so the timed models are untouched."""
     clone = copy.deepcopy(step)
-    return count_flops(lambda: clone(batch()))
+    return count_flops(lambda: clone(*inputs()))
 
 
 def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision: str,
@@ -137,16 +145,17 @@ def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision
     graphs = cuda_graphs and device.type == "cuda"
     step = TrainStep.create(parts.generator, parts.discriminator, parts.loss, preset.train,
                             precision, capturable=graphs)
-    feed = _endless(data, batch_size)
+    per_step = batch_size * preset.train.n_critic
+    feed = _endless(data, per_step)
     flops = _flops_of_copy(step, lambda: next(feed))  # counted eagerly: the same kernels
     run = CudaGraphStep(step) if graphs else step
     total = torch.zeros(2, device=device)
 
     def one() -> None:
-        total.add_(run(next(feed)))  # the loss bookkeeping train does, without a host sync
+        total.add_(run(*next(feed)))  # the loss bookkeeping train does, without a host sync
 
     name = "ganzoo+graph" if graphs else "ganzoo"
-    return Runner(name, precision, one, flops)
+    return Runner(name, precision, one, flops, per_step)
 
 
 def tutorial_runner(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
@@ -158,13 +167,21 @@ def tutorial_runner(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
                         (s.beta1, s.beta2))
     feed = tutorial_batches(tutorial_loader(images, labels, batch_size, s.hflip), device)
     return Runner("tutorial", "fp32", lambda: step(next(feed)),
-                  _flops_of_copy(step, lambda: next(feed)))
+                  _flops_of_copy(step, lambda: (next(feed),)), batch_size)
 
 
-def _endless(data: DeviceImages, batch_size: int) -> Iterator[torch.Tensor]:
+def tutorial_can_train(preset: Preset) -> bool:
+    """The tutorial's loop trains an unconditional GAN, one D update per G update, with no
+    loss term that needs D itself; other presets are measured without it."""
+    parts = build(preset)
+    own_regularizer = (type(parts.loss).discriminator_regularizer
+                       is not GANLoss.discriminator_regularizer)
+    return not (parts.generator.num_classes or preset.train.n_critic > 1 or own_regularizer)
+
+
+def _endless(data: DeviceImages, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     while True:
-        for real, _ in data.epoch(batch_size):
-            yield real
+        yield from data.epoch(batch_size)
 
 
 def measure(runners: list[Runner], device: torch.device, seconds: float, rounds: int = 5,
@@ -197,6 +214,10 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
               progress: Callable[[str], None] = print) -> list[BenchResult]:
     """Every (device, batch size, precision) for ganzoo, and the tutorial per (device, batch)."""
     images, labels = build(preset).dataset.load("train", data_root)
+    if baseline and not tutorial_can_train(preset):
+        progress(f"{preset.name}: the tutorial's loop cannot train it (conditional, several D "
+                 "updates or a D regularizer); measuring ganzoo alone")
+        baseline = False
     results: list[BenchResult] = []
     for device in devices:
         data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
@@ -229,9 +250,12 @@ def _result(runner: Runner, device: torch.device, batch_size: int,
     per_step = runner.seconds / runner.steps
     return BenchResult(impl=runner.impl, device=str(device), precision=runner.precision,
                        batch_size=batch_size, steps=runner.steps, seconds=runner.seconds,
-                       samples_per_s=batch_size / per_step, ms_per_step=per_step * 1e3,
+                       samples_per_s=runner.images_per_step / per_step,
+                       ms_per_step=per_step * 1e3,
                        flops_per_step=runner.flops_per_step,
-                       achieved_flops=runner.flops_per_step / per_step, peak_flops=peak,
+                       achieved_flops=(None if runner.flops_per_step is None
+                                       else runner.flops_per_step / per_step),
+                       peak_flops=peak,
                        peak_memory_mb=peak_memory_mb(device))
 
 
@@ -244,7 +268,7 @@ def format_table(results: list[BenchResult]) -> str:
         rows.append((r.impl, r.device, r.precision, str(r.batch_size), f"{r.samples_per_s:,.0f}",
                      f"{r.ms_per_step:.3f}",
                      f"{r.vs_tutorial:.2f}" if r.vs_tutorial is not None else "-",
-                     f"{r.achieved_flops / 1e9:,.1f}",
+                     f"{r.achieved_flops / 1e9:,.1f}" if r.achieved_flops is not None else "-",
                      f"{r.peak_flops / 1e9:,.1f}" if r.peak_flops else "-",
                      f"{100 * fraction:.1f}" if fraction is not None else "-",
                      f"{r.peak_memory_mb:,.0f}"))

@@ -67,6 +67,13 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
         if tuple(got) != shape:
             raise ConfigError(f"preset {preset.name!r}: {kind} works on images shaped "
                               f"{tuple(got)} but dataset {preset.dataset.name!r} has {shape}")
+    classes = {"generator": parts.generator.num_classes,
+               "discriminator": parts.discriminator.num_classes}
+    if any(classes.values()) and set(classes.values()) != {parts.dataset.num_classes}:
+        raise ConfigError(f"preset {preset.name!r}: a class-conditional GAN needs G and D "
+                          f"conditioned on the dataset's {parts.dataset.num_classes} classes; "
+                          f"got {', '.join(f'{k} {v}' for k, v in classes.items())} "
+                          "(0: unconditional)")
     _check_outputs(parts, registry or get_registry(), preset)
     return parts
 
@@ -95,9 +102,11 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             G.eval()
             D.eval()
-            fake = probe("generator", preset.generator, lambda: G(G.sample_noise(2, "cpu")),
+            cond = (torch.arange(2) % D.num_classes,) if D.num_classes else ()
+            fake = probe("generator", preset.generator,
+                         lambda: G(G.sample_noise(2, "cpu"), *cond),
                          (2, *parts.dataset.sample_shape))
-            probe("discriminator", preset.discriminator, lambda: D(fake), (2,))
+            probe("discriminator", preset.discriminator, lambda: D(fake, *cond), (2,))
     finally:
         G.train(modes[0])
         D.train(modes[1])

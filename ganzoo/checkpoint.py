@@ -1,10 +1,11 @@
 """safetensors checkpoints: loading one never runs code.
 
-A training checkpoint holds G, D, both optimiser states and the RNG states as tensors; its
+A training checkpoint holds G, D, both optimiser states, the RNG states and, when the preset
+keeps one, the EMA of G's weights (``generator_ema.*``) as tensors; its
 metadata holds the format, the ganzoo version, the preset name, the resolved config (JSON),
 the position (epochs completed, steps into the next) and the optimisers' hyper-parameters.
 A checkpoint taken inside an epoch also holds the RNG state at that epoch's start (to redraw
-its batch order) and the epoch's loss sums so far. A generator export holds G alone.
+its batch order) and the epoch's loss sums so far. A generator export holds G (and its EMA).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .interfaces import Preset
 
 FORMAT = "ganzoo/1"
 TRAINING, GENERATOR = "training", "generator"
+EMA = "generator_ema"  # the section holding the moving average of G's weights
 
 
 @dataclass
@@ -107,11 +109,13 @@ def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn
                   discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
                   opt_d: torch.optim.Optimizer, step: int = 0,
                   epoch_start_rng: dict[str, torch.Tensor] | None = None,
-                  loss_sum: torch.Tensor | None = None, elapsed: float = 0.0) -> None:
+                  loss_sum: torch.Tensor | None = None, elapsed: float = 0.0,
+                  ema: torch.nn.Module | None = None) -> None:
     """Everything needed to continue exactly; ``step > 0`` marks a mid-epoch checkpoint,
     which also needs ``epoch_start_rng`` and the epoch's ``loss_sum`` so far."""
     tensors = {**_module_tensors("generator", generator),
-               **_module_tensors("discriminator", discriminator)}
+               **_module_tensors("discriminator", discriminator),
+               **(_module_tensors(EMA, ema) if ema is not None else {})}
     groups = {}
     for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
         opt_tensors, groups[prefix] = _flatten_optimizer(prefix, opt)
@@ -125,9 +129,12 @@ def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn
     _write(path, tensors, TRAINING, preset, epoch, extra)
 
 
-def export_generator(path: Path, *, preset: Preset, epoch: int,
-                     generator: torch.nn.Module) -> None:
-    _write(path, _module_tensors("generator", generator), GENERATOR, preset, epoch)
+def export_generator(path: Path, *, preset: Preset, epoch: int, generator: torch.nn.Module,
+                     ema: torch.nn.Module | None = None) -> None:
+    tensors = _module_tensors("generator", generator)
+    if ema is not None:
+        tensors.update(_module_tensors(EMA, ema))
+    _write(path, tensors, GENERATOR, preset, epoch)
 
 
 def load(path: Path) -> Checkpoint:
@@ -188,10 +195,15 @@ def load_module(ckpt: Checkpoint, prefix: str, module: torch.nn.Module) -> None:
 
 def restore_training(ckpt: Checkpoint, *, generator: torch.nn.Module,
                      discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
-                     opt_d: torch.optim.Optimizer) -> None:
+                     opt_d: torch.optim.Optimizer, ema: torch.nn.Module | None = None) -> None:
     """Load every part of a training checkpoint, RNG states included, into the live objects."""
     load_module(ckpt, "generator", generator)
     load_module(ckpt, "discriminator", discriminator)
+    if ema is not None:
+        if not ckpt.section(EMA):
+            raise CheckpointError(f"{ckpt.path} holds no EMA of the generator's weights, "
+                                  "but its settings keep one")
+        load_module(ckpt, EMA, ema)
     try:
         groups = json.loads(ckpt.metadata["optimizers"])
         _restore_optimizer(ckpt, "opt_g", opt_g, groups["opt_g"])

@@ -183,14 +183,25 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("samples.png"), show_default=True, help="PNG file to write.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--class", "label", type=int, metavar="K",
+              help="Class-conditional generators: draw only class K (default: every class "
+                   "in turn, one column each).")
 @click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
-def sample(source: Path, count: int, out: Path, seed: int, device: str | None) -> None:
-    """Draw a grid of samples from a run directory or checkpoint (SOURCE)."""
+def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
+           device: str | None) -> None:
+    """Draw a grid of samples from a run directory or checkpoint (SOURCE).
+
+    \b
+    Examples:
+      ganzoo sample runs/try -n 64 -o grid.png
+      ganzoo sample runs/cgan --class 7 -o sevens.png
+    """
     from .sampling import sample_grid
     from .trainer import resolve_device
 
     try:
-        epoch = sample_grid(source, out, n=count, seed=seed, device=resolve_device(device))
+        epoch = sample_grid(source, out, n=count, seed=seed, device=resolve_device(device),
+                            label=label)
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {count} samples (generator after {epoch} epochs) to {out}")

@@ -6,7 +6,7 @@ The engine only ever talks to these types; it never names a concrete model.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -19,30 +19,53 @@ Shape = tuple[int, int, int]
 
 
 class Generator(nn.Module, abc.ABC):
-    """Maps latent noise (N, z_dim) to images in [-1, 1] shaped (N, *out_shape)."""
+    """Maps latent noise (N, z_dim) to images in [-1, 1] shaped (N, *out_shape).
 
-    def __init__(self, z_dim: int, out_shape: Shape) -> None:
+    A class-conditional generator has ``num_classes > 0`` and is called ``G(z, labels)``
+    with int64 labels (N,); the engine then trains it on the real batch's labels.
+    """
+
+    def __init__(self, z_dim: int, out_shape: Shape, num_classes: int = 0) -> None:
         super().__init__()
         self.z_dim = int(z_dim)
         self.out_shape = tuple(int(s) for s in out_shape)
+        self.num_classes = int(num_classes)
 
     @abc.abstractmethod
-    def forward(self, z: Tensor) -> Tensor: ...
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor: ...
 
     def sample_noise(self, n: int, device: torch.device | str | None = None) -> Tensor:
         """Latent noise for ``n`` samples; override for a prior other than N(0, I)."""
         return torch.randn(n, self.z_dim, device=device)
 
+    def generate(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images from ``noise``; a conditional generator draws ``labels`` (default: the
+        classes in turn, 0, 1, ..., so every class gets its share)."""
+        if not self.num_classes:
+            return self(noise)
+        if labels is None:
+            labels = torch.arange(noise.shape[0], device=noise.device) % self.num_classes
+        return self(noise, labels)
+
 
 class Discriminator(nn.Module, abc.ABC):
-    """Maps images (N, *in_shape) to raw logits shaped (N,) -- no sigmoid inside."""
+    """Maps images (N, *in_shape) to raw logits shaped (N,) -- no sigmoid inside.
 
-    def __init__(self, in_shape: Shape) -> None:
+    A class-conditional discriminator has ``num_classes > 0`` and is called ``D(x, labels)``.
+    """
+
+    # True when one image's logit depends on the rest of its batch (batch norm in training
+    # mode): the engine then shows D real and fake images in separate batches, as the DCGAN
+    # paper does, instead of in one forward pass whose statistics would mix them.
+    batch_dependent: bool = False
+
+    def __init__(self, in_shape: Shape, num_classes: int = 0) -> None:
         super().__init__()
         self.in_shape = tuple(int(s) for s in in_shape)
+        self.num_classes = int(num_classes)
 
     @abc.abstractmethod
-    def forward(self, x: Tensor) -> Tensor: ...
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor: ...
 
 
 class GANLoss(abc.ABC):
@@ -55,9 +78,14 @@ class GANLoss(abc.ABC):
     def generator_loss(self, fake_logits: Tensor) -> Tensor: ...
 
     def discriminator_regularizer(
-        self, discriminator: Discriminator, real: Tensor, fake: Tensor
+        self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor
     ) -> Tensor | None:
-        """An extra D-step term that needs D and its inputs (e.g. a gradient penalty)."""
+        """An extra term of D's loss that needs D itself (e.g. a gradient penalty).
+
+        ``critic(x)`` returns D's logits (N,) for images ``x`` -- with the batch's labels,
+        for a conditional D -- and is differentiable in ``x``; ``real`` and ``fake`` are
+        the D step's images (fake detached). Computed in float32, outside autocast.
+        """
         return None
 
 
@@ -137,18 +165,21 @@ class TrainSettings:
     log_every: int = 50  # steps between reading losses back from the device
     keep_checkpoints: int = 3
     eval_every: int = 0  # epochs between quality measurements (0: never; see ganzoo eval)
+    n_critic: int = 1  # D updates per G update; each on its own batch (WGAN-GP uses 5)
+    ema: float = 0.0  # decay of an exponential moving average of G's weights (0: off)
 
     def __post_init__(self) -> None:
         from .errors import ConfigError
 
-        positive = ("batch_size", "lr_g", "lr_d", "sample_every", "log_every", "keep_checkpoints")
+        positive = ("batch_size", "lr_g", "lr_d", "sample_every", "log_every", "keep_checkpoints",
+                    "n_critic")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("epochs", "eval_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("beta1", "beta2"):
+        for name in ("beta1", "beta2", "ema"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 

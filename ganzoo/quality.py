@@ -8,7 +8,9 @@ features and class logits give four numbers, each against the dataset's test spl
 - ``classifier_score``: the Inception-Score formula on the evaluator's classes
   (torchmetrics, 10 splits), from 1 to the number of classes, higher is better;
 - ``modes``: classes that receive at least a tenth of their fair share of the samples;
-- ``kl_uniform``: KL(histogram of predicted classes || uniform), 0 is best.
+- ``kl_uniform``: KL(histogram of predicted classes || uniform), 0 is best;
+- for a class-conditional generator, ``class_accuracy``: how often the evaluator sees the
+  class that was asked for (and ``worst_class_accuracy``, the lowest of any class).
 """
 
 from __future__ import annotations
@@ -48,13 +50,19 @@ class Quality:
     num_classes: int
     kl_uniform: float
     n: int
+    class_accuracy: float | None = None  # conditional generators: asked class == seen class
+    worst_class_accuracy: float | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     def summary(self) -> str:
-        return (f"FID {self.fid:.2f}, classifier score {self.classifier_score:.2f}, "
+        text = (f"FID {self.fid:.2f}, classifier score {self.classifier_score:.2f}, "
                 f"modes {self.modes}/{self.num_classes}, KL {self.kl_uniform:.4f}")
+        if self.class_accuracy is not None:
+            text += (f", class accuracy {self.class_accuracy:.1%} "
+                     f"(worst class {self.worst_class_accuracy:.1%})")
+        return text
 
 
 # -- the evaluator network -----------------------------------------------------------------
@@ -183,8 +191,9 @@ class Scorer:
         """Score uint8 images (N, C, H, W), e.g. real data for the floor."""
         return self.score_batches(_unit_batches(images, self.device))
 
-    def score_batches(self, batches: Iterable[Tensor]) -> Quality:
-        """Score float images in [-1, 1], given batch by batch."""
+    def score_batches(self, batches: Iterable[Tensor], labels: Tensor | None = None) -> Quality:
+        """Score float images in [-1, 1], given batch by batch; ``labels``: the classes a
+        conditional generator was asked for, one per image."""
         from torchmetrics.image.inception import InceptionScore
 
         features, logits = self._embed_all(batches)
@@ -205,25 +214,36 @@ class Scorer:
         share = torch.bincount(logits.argmax(1), minlength=num_classes).double().cpu() / n
         modes = int((share >= MODE_SHARE / num_classes).sum())
         kl = sum(p * math.log(p * num_classes) for p in share.tolist() if p > 0)
+        accuracy = {}
+        if labels is not None:
+            hit = (logits.argmax(1).cpu() == labels.cpu()).double()
+            per_class = [hit[labels.cpu() == k].mean().item() for k in labels.unique().tolist()]
+            accuracy = {"class_accuracy": hit.mean().item(),
+                        "worst_class_accuracy": min(per_class)}
         return Quality(fid=max(fid, 0.0), classifier_score=classifier_score, modes=modes,
-                       num_classes=num_classes, kl_uniform=kl, n=n)
+                       num_classes=num_classes, kl_uniform=kl, n=n, **accuracy)
 
     def score_generator(self, generator: Generator, n: int = EVAL_SAMPLES,
                         seed: int = 0) -> Quality:
-        """Score ``n`` fresh samples of ``generator`` without disturbing the global RNG."""
+        """Score ``n`` fresh samples of ``generator`` without disturbing the global RNG;
+        a conditional generator is asked for every class in turn."""
         was_training = generator.training
         generator.eval()
         cuda = [self.device] if self.device.type == "cuda" else []
+        classes = generator.num_classes
+        labels = torch.arange(n, device=self.device) % classes if classes else None
 
         @torch.no_grad()
         def batches() -> Iterable[Tensor]:
             for i in range(0, n, CHUNK):
-                yield generator(generator.sample_noise(min(CHUNK, n - i), self.device)).float()
+                noise = generator.sample_noise(min(CHUNK, n - i), self.device)
+                asked = None if labels is None else labels[i:i + CHUNK]
+                yield generator.generate(noise, asked).float()
 
         try:
             with torch.random.fork_rng(devices=cuda):
                 torch.manual_seed(seed)
-                return self.score_batches(batches())
+                return self.score_batches(batches(), labels)
         finally:
             generator.train(was_training)
 
@@ -272,4 +292,8 @@ def format_report(report: dict) -> str:
             q = report[key]
             lines.append(f"{label:16}{q['fid']:9.2f}{q['classifier_score']:18.2f}"
                          f"{q['modes']:>5}/{q['num_classes']:<2}{q['kl_uniform']:22.4f}")
+    q = report["generator"]
+    if q.get("class_accuracy") is not None:
+        lines.append(f"class asked for = class seen in {q['class_accuracy']:.1%} of the samples "
+                     f"(worst class: {q['worst_class_accuracy']:.1%})")
     return "\n".join(lines)

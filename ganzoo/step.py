@@ -1,15 +1,17 @@
-"""One training step: a discriminator update, then a generator update.
+"""One training step: ``n_critic`` discriminator updates (usually one), then a generator update.
 
-The tutorial's math without its waste: G(z) is computed once; D sees real and (detached)
-fake images in one forward pass; the G step re-runs D on the same fake batch after D's
-update, with D's parameter gradients switched off since only G is updated. Under
-``precision="bf16"`` the forward passes run in bfloat16 autocast while the losses, the
-weights and the optimiser state stay in float32.
+The tutorial's math without its waste: G(z) is computed once per D update; D sees real and
+(detached) fake images in one forward pass (two when its batch statistics would mix them);
+the G step re-runs D on the last fake batch after D's update, with D's parameter gradients
+switched off since only G is updated. A class-conditional G and D get the real batch's
+labels. Under ``precision="bf16"`` the forward passes run in bfloat16 autocast while the
+losses, the weights and the optimiser state stay in float32.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import torch
 from torch import Tensor
@@ -35,9 +37,13 @@ def adam(params, lr: float, betas: tuple[float, float],
 
 
 class TrainStep:
+    """``n_critic`` discriminator updates, each on its own slice of the batch, then one
+    generator update; optionally an EMA of the generator's weights after it."""
+
     def __init__(self, generator: Generator, discriminator: Discriminator, loss: GANLoss,
                  opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", n_critic: int = 1,
+                 ema: Generator | None = None, ema_decay: float = 0.0) -> None:
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {precision!r}; choose from "
                               f"{', '.join(PRECISIONS)}")
@@ -47,53 +53,95 @@ class TrainStep:
         self.opt_g = opt_g
         self.opt_d = opt_d
         self.precision = precision
+        self.n_critic = n_critic
+        self.conditional = bool(generator.num_classes)
+        self.ema = ema
+        self.ema_decay = ema_decay
 
     @classmethod
     def create(cls, generator: Generator, discriminator: Discriminator, loss: GANLoss,
                settings: TrainSettings, precision: str = "fp32",
                capturable: bool = False) -> TrainStep:
-        """A step with Adam optimisers configured from the preset's settings."""
+        """A step with Adam optimisers, ``n_critic`` and the EMA from the preset's settings."""
         betas = (settings.beta1, settings.beta2)
         opt_g = adam(generator.parameters(), settings.lr_g, betas, capturable)
         opt_d = adam(discriminator.parameters(), settings.lr_d, betas, capturable)
-        return cls(generator, discriminator, loss, opt_g, opt_d, precision)
+        ema = copy.deepcopy(generator).requires_grad_(False) if settings.ema else None
+        return cls(generator, discriminator, loss, opt_g, opt_d, precision, settings.n_critic,
+                   ema, settings.ema)
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
         if self.precision == "bf16":
             return torch.autocast(device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def __call__(self, real: Tensor, noise: Tensor | None = None) -> Tensor:
-        """Train on one real batch; returns ``[loss_d, loss_g]`` on the device (no host sync).
+    def __call__(self, real: Tensor, labels: Tensor | None = None,
+                 noise: Tensor | None = None) -> Tensor:
+        """Train on one real batch of ``n_critic`` x batch-size images (and their labels,
+        used when the models are class-conditional); returns ``[loss_d, loss_g]`` on the
+        device, loss_d averaged over the D updates (no host sync).
 
-        ``noise`` defaults to a fresh draw from the generator's prior.
+        ``noise`` (one row per image) defaults to fresh draws from the generator's prior.
         """
-        G, D, loss = self.generator, self.discriminator, self.loss
-        n = real.shape[0]
+        G = self.generator
         if noise is None:
-            noise = G.sample_noise(n, real.device)
+            noise = G.sample_noise(real.shape[0], real.device)
+        if self.conditional and labels is None:
+            raise ConfigError("a class-conditional generator needs the batch's labels")
+        n = real.shape[0] // self.n_critic
+        loss_d = real.new_zeros((), dtype=torch.float32)
+        for i in range(self.n_critic):
+            part = slice(i * n, (i + 1) * n)
+            cond = (labels[part],) if self.conditional else ()
+            last = i == self.n_critic - 1
+            # only the last fakes train G
+            with torch.set_grad_enabled(last), self._autocast(real.device):
+                fake = G(noise[part], *cond)
+            loss_d = loss_d + self._update_d(real[part], fake.detach(), cond)
+        loss_g = self._update_g(fake, cond)
+        if self.ema is not None:
+            self._update_ema()
+        return torch.stack([loss_d.detach() / self.n_critic, loss_g.detach()])
+
+    def _update_d(self, real: Tensor, fake: Tensor, cond: tuple) -> Tensor:
+        D, loss = self.discriminator, self.loss
+        fake = fake.to(real.dtype)
         with self._autocast(real.device):
-            fake = G(noise)
-            logits = D(torch.cat([real, fake.detach().to(real.dtype)])).float()
-        real_logits, fake_logits = logits.split(n)
+            if D.batch_dependent:
+                real_logits, fake_logits = D(real, *cond).float(), D(fake, *cond).float()
+            else:
+                both = tuple(torch.cat([c, c]) for c in cond)
+                logits = D(torch.cat([real, fake]), *both).float()
+                real_logits, fake_logits = logits.split(real.shape[0])
         loss_d = loss.discriminator_loss(real_logits, fake_logits)
-        reg = loss.discriminator_regularizer(D, real, fake.detach())
+        reg = loss.discriminator_regularizer(lambda x: D(x, *cond).float(), real, fake.float())
         total_d = loss_d if reg is None else loss_d + reg
         self.opt_d.zero_grad(set_to_none=True)
         total_d.backward()
         self.opt_d.step()
+        return loss_d
 
-        D.requires_grad_(False)
+    def _update_g(self, fake: Tensor, cond: tuple) -> Tensor:
+        D = self.discriminator
+        D.requires_grad_(False)  # only G is updated: skip D's weight gradients
         try:
-            with self._autocast(real.device):
-                fake_logits = D(fake).float()
-            loss_g = loss.generator_loss(fake_logits)
+            with self._autocast(fake.device):
+                fake_logits = D(fake, *cond).float()
+            loss_g = self.loss.generator_loss(fake_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
         finally:
             D.requires_grad_(True)
-        return torch.stack([loss_d.detach(), loss_g.detach()])
+        return loss_g
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        live, ema = self.generator, self.ema
+        torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()),
+                             1 - self.ema_decay)
+        for mine, theirs in zip(ema.buffers(), live.buffers(), strict=True):
+            mine.copy_(theirs)  # e.g. batch-norm statistics: follow the live generator
 
 
 class CudaGraphStep:
@@ -114,46 +162,50 @@ class CudaGraphStep:
         self.eager = False
         self._stream: torch.cuda.Stream | None = None
 
-    def __call__(self, real: Tensor, noise: Tensor | None = None) -> Tensor:
+    def __call__(self, real: Tensor, labels: Tensor | None = None,
+                 noise: Tensor | None = None) -> Tensor:
         G = self.step.generator
         if noise is None:
             noise = G.sample_noise(real.shape[0], real.device)
+        if labels is None:  # a fixed stand-in keeps the captured inputs the same
+            labels = torch.zeros(real.shape[0], dtype=torch.long, device=real.device)
+        inputs = (real, labels, noise)
         self.calls += 1
         if self.eager:
-            return self.step(real, noise)
+            return self.step(*inputs)
         if self.graph is not None:
-            self.static_real.copy_(real)
-            self.static_noise.copy_(noise)
+            for static, given in zip(self.static_inputs, inputs, strict=True):
+                static.copy_(given)
             self.graph.replay()
             return self.static_losses
         if self.calls <= self.warmup:
-            return self._side_stream(real, noise)
+            return self._side_stream(inputs)
         try:
-            return self._capture(real, noise)
+            return self._capture(inputs)
         except Exception as exc:  # an op that cannot be captured: fall back, do not crash
             import warnings
 
             warnings.warn(f"CUDA graph capture failed ({type(exc).__name__}: {exc}); "
                           "training eagerly", stacklevel=2)
             self.eager, self.graph = True, None
-            return self.step(real, noise)
+            return self.step(*inputs)
 
-    def _side_stream(self, real: Tensor, noise: Tensor) -> Tensor:
+    def _side_stream(self, inputs: tuple[Tensor, ...]) -> Tensor:
+        device = inputs[0].device
         if self._stream is None:
-            self._stream = torch.cuda.Stream(real.device)
-        self._stream.wait_stream(torch.cuda.current_stream(real.device))
+            self._stream = torch.cuda.Stream(device)
+        self._stream.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(self._stream):
-            losses = self.step(real, noise)
-        torch.cuda.current_stream(real.device).wait_stream(self._stream)
+            losses = self.step(*inputs)
+        torch.cuda.current_stream(device).wait_stream(self._stream)
         return losses
 
-    def _capture(self, real: Tensor, noise: Tensor) -> Tensor:
-        self.static_real = real.clone()
-        self.static_noise = noise.clone()
-        torch.cuda.synchronize(real.device)
+    def _capture(self, inputs: tuple[Tensor, ...]) -> Tensor:
+        self.static_inputs = tuple(t.clone() for t in inputs)
+        torch.cuda.synchronize(inputs[0].device)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self.static_losses = self.step(self.static_real, self.static_noise)
+            self.static_losses = self.step(*self.static_inputs)
         self.graph = graph
         graph.replay()  # capture records without running: now train on this batch
         return self.static_losses

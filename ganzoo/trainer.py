@@ -176,12 +176,13 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
 
     images, labels = parts.dataset.load("train", data_root)
     data = DeviceImages(images, labels, device, hflip=settings.hflip)
-    steps_per_epoch = data.steps_per_epoch(settings.batch_size)
+    steps_per_epoch = data.steps_per_epoch(images_per_step(settings))
     fixed_noise = _fixed_noise(G, settings.seed).to(device)
+    shown = G if eager.ema is None else eager.ema  # what grids, eval and `sample` use
 
     if resume_from is not None:
         checkpoint.restore_training(resume_from, generator=G, discriminator=D,
-                                    opt_g=eager.opt_g, opt_d=eager.opt_d)
+                                    opt_g=eager.opt_g, opt_d=eager.opt_d, ema=eager.ema)
         run = Run(options.out or run_dir_of(resume_from.path) or default_run_dir(preset))
         run.create(preset)
         run.remove_partial_writes()
@@ -204,8 +205,10 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
         run.rewrite_records([])
 
     scorer = scorer_for(parts.dataset, data_root, device, say)[0] if settings.eval_every else None
+    critic = f", {settings.n_critic} D updates per G update" if settings.n_critic > 1 else ""
     say(f"Training {preset.name} on {device} for {settings.epochs} epochs "
-        f"({steps_per_epoch} steps of {settings.batch_size}); run directory: {run.root}")
+        f"({steps_per_epoch} steps of {images_per_step(settings)} images{critic}); "
+        f"run directory: {run.root}")
     loop = _EpochLoop(preset, options, run, step, data)
     rollbacks, epoch = 0, start_epoch
     with GracefulStop() as stop:
@@ -217,13 +220,13 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
                     f"loss G: {record['loss_g']:.4f} | {record['samples_per_s']:,.0f} samples/s")
                 last = epoch == settings.epochs - 1
                 if scorer is not None and ((epoch + 1) % settings.eval_every == 0 or last):
-                    quality = scorer.score_generator(G, seed=settings.seed + 2)
+                    quality = scorer.score_generator(shown, seed=settings.seed + 2)
                     record["quality"] = quality.as_dict()
                     say(f"Epoch [{epoch}/{settings.epochs}] quality: {quality.summary()}")
                 history.append(record)
                 run.append_record(record)
                 if epoch % settings.sample_every == 0 or last:
-                    _save_samples(G, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
+                    _save_samples(shown, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
                     save_loss_plot(history, run.root / "loss.png", preset.name)
                 saved = loop.save(epoch + 1)
             except Diverged as exc:
@@ -241,7 +244,8 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
 
     try:
         checkpoint.export_generator(run.root / "generator.safetensors", preset=preset,
-                                    epoch=max(settings.epochs, start_epoch), generator=G)
+                                    epoch=max(settings.epochs, start_epoch), generator=G,
+                                    ema=eager.ema)
     except OSError as exc:
         raise TrainingError(f"could not write {run.root / 'generator.safetensors'}: "
                             f"{exc.strerror or exc}; the training checkpoints in "
@@ -270,7 +274,7 @@ class _EpochLoop:
         try:
             checkpoint.save_training(path, preset=self.preset, epoch=epoch, step=step,
                                      generator=e.generator, discriminator=e.discriminator,
-                                     opt_g=e.opt_g, opt_d=e.opt_d, **epoch_state)
+                                     opt_g=e.opt_g, opt_d=e.opt_d, ema=e.ema, **epoch_state)
         except OSError as exc:
             problem = (f"could not write checkpoint {path}: {exc.strerror or exc}; the newest "
                        f"saved one, {self.last_good()}, is intact")
@@ -293,7 +297,7 @@ class _EpochLoop:
         e = self.eager
         live = [[g["lr"] for g in opt.param_groups] for opt in (e.opt_g, e.opt_d)]
         checkpoint.restore_training(ckpt, generator=e.generator, discriminator=e.discriminator,
-                                    opt_g=e.opt_g, opt_d=e.opt_d)
+                                    opt_g=e.opt_g, opt_d=e.opt_d, ema=e.ema)
         for opt, lrs in zip((e.opt_g, e.opt_d), live, strict=True):
             for group, lr in zip(opt.param_groups, lrs, strict=True):
                 group["lr"] = lr / 2  # of the rate that diverged, also on a repeated roll-back
@@ -325,7 +329,7 @@ class _EpochLoop:
     def run_epoch(self, epoch: int, stop: GracefulStop,
                   resumed: checkpoint.Checkpoint | None) -> dict:
         settings, data = self.preset.train, self.data
-        batch_size, epochs = settings.batch_size, settings.epochs
+        batch_size, epochs = images_per_step(settings), settings.epochs
         steps = data.steps_per_epoch(batch_size)
         start, total, elapsed = 0, torch.zeros(2, device=data.device), 0.0
         if resumed is not None and resumed.step:
@@ -345,8 +349,8 @@ class _EpochLoop:
                    unit_scale=True, leave=False, desc=f"epoch {epoch}/{epochs}",
                    disable=True if self.options.quiet else None, file=sys.stderr)
         began, shown = time.perf_counter(), start
-        for i, (real, _labels) in enumerate(data.batches(order, batch_size, start), start):
-            losses = self.step(real)
+        for i, (real, labels) in enumerate(data.batches(order, batch_size, start), start):
+            losses = self.step(real, labels)
             total += losses
             done = i + 1
             if done % settings.log_every == 0 or done == steps:
@@ -371,16 +375,24 @@ class _EpochLoop:
                 "samples_per_s": steps * batch_size / elapsed, "time_s": elapsed}
 
 
+def images_per_step(settings) -> int:
+    """Real images one step consumes: a batch for each of its ``n_critic`` D updates."""
+    return settings.batch_size * settings.n_critic
+
+
 def _fixed_noise(generator, seed: int) -> torch.Tensor:
-    """The same noise for every grid of a run, drawn without touching the training RNG."""
+    """The same noise for every grid of a run, drawn without touching the training RNG.
+    A conditional generator gets whole rows of its classes in turn."""
+    classes = generator.num_classes
+    n = classes * max(1, N_FIXED // classes) if classes else N_FIXED
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed + 1)
-        return generator.sample_noise(N_FIXED, "cpu")
+        return generator.sample_noise(n, "cpu")
 
 
 @torch.no_grad()
 def _save_samples(G, noise: torch.Tensor, path: Path) -> None:
     was_training = G.training
     G.eval()
-    save_grid(G(noise), path, nrow=8)
+    save_grid(G.generate(noise), path, nrow=G.num_classes or 8)
     G.train(was_training)

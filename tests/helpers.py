@@ -22,8 +22,9 @@ def fake_digits(n, seed):
     return images, labels
 
 
-def make_mnist_root(root, n_train=256, n_test=64):
-    raw = root / "MNIST" / "raw"
+def make_mnist_root(root, n_train=256, n_test=64, folder="MNIST"):
+    """A data root with small IDX files in ``<root>/<folder>/raw`` (MNIST, FashionMNIST)."""
+    raw = root / folder / "raw"
     raw.mkdir(parents=True)
     for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
         images, labels = fake_digits(n, seed)

@@ -154,8 +154,45 @@ def test_cuda_graph_step_matches_eager_on_gpu():
     for _ in range(8):  # warm-up, capture and replays
         real = torch.rand(64, 1, 28, 28, device="cuda", generator=gen) * 2 - 1
         noise = torch.randn(64, 64, device="cuda", generator=gen)
-        want, got = eager(real, noise), run(real, noise)
+        want, got = eager(real, noise=noise), run(real, noise=noise)
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     assert run.graph is not None and not run.eager
     for p, q in zip(eager.generator.parameters(), graphed.generator.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("preset,sets", [("cgan-mnist", {}), ("wgan-gp-mnist", {"n_critic": "2"}),
+                                         ("dcgan-mnist", {"ema": "0.9"})])
+def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, sets):
+    """Conditioning, several D updates, a gradient penalty (double backward) and the EMA all
+    replay as one graph and match eager training."""
+    from ganzoo.config import apply_overrides
+    from ganzoo.step import CudaGraphStep
+
+    resolved = apply_overrides(get_registry().preset(preset), {"batch_size": "16", **sets})
+
+    def make():
+        torch.manual_seed(0)
+        parts = build(resolved)
+        G, D = parts.generator.cuda(), parts.discriminator.cuda()
+        return TrainStep.create(G, D, parts.loss, resolved.train, capturable=True)
+
+    eager, graphed = make(), make()
+    run = CudaGraphStep(graphed, warmup=2)
+    n = 16 * resolved.train.n_critic
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    for _ in range(6):
+        real = torch.rand(n, 1, 28, 28, device="cuda", generator=gen) * 2 - 1
+        labels = torch.randint(0, 10, (n,), device="cuda", generator=gen)
+        noise = torch.randn(n, eager.generator.z_dim, device="cuda", generator=gen)
+        # the penalty's interpolation draws from the global RNG: same state for both
+        state = torch.cuda.get_rng_state()
+        want = eager(real, labels, noise)
+        torch.cuda.set_rng_state(state)
+        got = run(real, labels, noise)
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+    assert run.graph is not None and not run.eager
+    shown = [s.generator if s.ema is None else s.ema for s in (eager, graphed)]
+    for p, q in zip(shown[0].parameters(), shown[1].parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)

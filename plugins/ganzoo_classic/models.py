@@ -1,0 +1,152 @@
+"""DCGAN-style convolutional models and the class-conditional MLP GAN.
+
+DCGAN (Radford et al. 2016): transposed convolutions with batch norm and ReLU in G, strided
+convolutions with LeakyReLU(0.2) in D, tanh output, weights drawn from N(0, 0.02). The
+number of stride-2 stages follows the image size (28 -> 7x7 start, 32 -> 4x4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ganzoo import Discriminator, Generator
+
+D_NORMS = ("batch", "layer", "spectral", "none")
+
+
+def stages(size: int) -> tuple[int, int]:
+    """(start size, stride-2 stages): halve while even and above 4; 28 -> (7, 2)."""
+    n = 0
+    while size % 2 == 0 and size > 4:
+        size, n = size // 2, n + 1
+    if n == 0:
+        raise ValueError(f"image side {size} cannot be reached by stride-2 stages")
+    return size, n
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """N(0, 0.02) weights (batch-norm scales N(1, 0.02)), zero biases, as in the paper."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(Generator):
+    """z -> Linear -> (ch, s, s) -> [ConvT(4, stride 2) + BN + ReLU]... -> ConvT -> tanh."""
+
+    def __init__(self, z_dim: int = 100, out_shape: Sequence[int] = (1, 28, 28),
+                 base: int = 64) -> None:
+        super().__init__(z_dim, tuple(out_shape))
+        channels, height, width = self.out_shape
+        if height != width:
+            raise ValueError(f"DCGAN models take square images, got {height}x{width}")
+        start, n = stages(height)
+        widths = [base * 2 ** i for i in reversed(range(n))]  # e.g. [128, 64] for 28x28
+        self.start = (widths[0], start, start)
+        self.project = nn.Sequential(nn.Linear(self.z_dim, math.prod(self.start), bias=False),
+                                     nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(c_out), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.body(self.project(z).view(z.shape[0], *self.start))
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":  # over (C, H, W) of each sample: safe with a gradient penalty
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+class DCGANDiscriminator(Discriminator):
+    """x -> Conv(4, stride 2) + LReLU(0.2) -> [Conv(4, stride 2) + norm + LReLU]... -> Linear.
+
+    ``norm``: "batch" (DCGAN), "layer" (WGAN-GP: a per-sample gradient penalty must not
+    mix samples), "spectral" (spectral normalisation of every weight, SN-GAN) or "none".
+    """
+
+    def __init__(self, in_shape: Sequence[int] = (1, 28, 28), base: int = 64,
+                 norm: str = "batch", slope: float = 0.2) -> None:
+        super().__init__(tuple(in_shape))
+        if norm not in D_NORMS:
+            raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
+        self.batch_dependent = norm == "batch"
+        channels, height, width = self.in_shape
+        if height != width:
+            raise ValueError(f"DCGAN models take square images, got {height}x{width}")
+        start, n = stages(height)
+        widths = [base * 2 ** i for i in range(n)]  # e.g. [64, 128] for 28x28
+        wrap = spectral_norm if norm == "spectral" else (lambda m: m)
+        layers: list[nn.Module] = [wrap(nn.Conv2d(channels, widths[0], 4, 2, 1)),
+                                   nn.LeakyReLU(slope)]
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            layers += [wrap(nn.Conv2d(c_in, c_out, 4, 2, 1)), _norm(norm, c_out),
+                       nn.LeakyReLU(slope)]
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        self.head = wrap(nn.Linear(widths[-1] * start * start, 1))
+        dcgan_init(self)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x)).view(-1)
+
+
+class ConditionalMLPGenerator(Generator):
+    """G(z, y): the tutorial's MLP on [z, embedding(y)] (Mirza & Osindero 2014's concat)."""
+
+    def __init__(self, z_dim: int = 64, out_shape: Sequence[int] = (1, 28, 28),
+                 num_classes: int = 10, embed_dim: int = 16, hidden: Sequence[int] = (256, 512),
+                 slope: float = 0.1) -> None:
+        super().__init__(z_dim, tuple(out_shape), num_classes)
+        self.embed = nn.Embedding(self.num_classes, embed_dim)
+        sizes = [self.z_dim + embed_dim, *hidden]
+        self.net = nn.Sequential(*_mlp(sizes, slope), nn.LeakyReLU(slope),
+                                 nn.Linear(sizes[-1], math.prod(self.out_shape)), nn.Tanh())
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        h = torch.cat([z, self.embed(labels)], dim=1)
+        return self.net(h).view(z.shape[0], *self.out_shape)
+
+
+class ProjectionMLPDiscriminator(Discriminator):
+    """D(x, y) = w . phi(x) + embedding(y) . phi(x): the projection discriminator of Miyato
+    & Koyama (2018) on the tutorial's MLP features phi."""
+
+    def __init__(self, in_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10,
+                 hidden: Sequence[int] = (256, 128), slope: float = 0.1) -> None:
+        super().__init__(tuple(in_shape), num_classes)
+        sizes = [math.prod(self.in_shape), *hidden]
+        self.phi = nn.Sequential(*_mlp(sizes, slope), nn.LeakyReLU(slope))
+        self.head = nn.Linear(sizes[-1], 1)
+        self.embed = nn.Embedding(self.num_classes, sizes[-1])
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)  # starts close to an unconditional D
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        h = self.phi(x.flatten(1))
+        return self.head(h).view(-1) + (self.embed(labels) * h).sum(1)
+
+
+def _mlp(sizes: Sequence[int], slope: float) -> list[nn.Module]:
+    """Linear layers between ``sizes`` with LeakyReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        if i:
+            layers.append(nn.LeakyReLU(slope))
+        layers.append(nn.Linear(n_in, n_out))
+    return layers
