@@ -53,12 +53,19 @@ class DeviceImages:
         flipped = torch.randint(0, 2, (n,), device=self.device)  # p = 1/2, drawn per epoch
         return perm + n * flipped, perm
 
-    def batches(self, order: tuple[Tensor, Tensor], batch_size: int,
-                start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        """The batches of an epoch in ``order``, from step ``start`` on."""
+    def batches(self, order: tuple[Tensor, Tensor], batch_size: int, start: int = 0,
+                rank: int = 0, world_size: int = 1) -> Iterator[tuple[Tensor, Tensor]]:
+        """The batches of an epoch in ``order``, from step ``start`` on.
+
+        With ``world_size`` > 1 each step's global batch holds ``world_size`` x
+        ``batch_size`` images and this yields rank ``rank``'s slice of it: every rank draws
+        the same ``order``, so the slices are disjoint and cover the epoch together.
+        """
         source_rows, label_rows = order
-        for i in range(start, self.steps_per_epoch(batch_size)):
-            batch = slice(i * batch_size, (i + 1) * batch_size)
+        step = batch_size * world_size
+        for i in range(start, self.steps_per_epoch(step)):
+            first = i * step + rank * batch_size
+            batch = slice(first, first + batch_size)
             yield to_unit_range(self._source[source_rows[batch]]), self.labels[label_rows[batch]]
 
     def epoch(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:

@@ -110,7 +110,7 @@ def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn
                   opt_d: torch.optim.Optimizer, step: int = 0,
                   epoch_start_rng: dict[str, torch.Tensor] | None = None,
                   loss_sum: torch.Tensor | None = None, elapsed: float = 0.0,
-                  ema: torch.nn.Module | None = None) -> None:
+                  ema: torch.nn.Module | None = None, world_size: int = 1) -> None:
     """Everything needed to continue exactly; ``step > 0`` marks a mid-epoch checkpoint,
     which also needs ``epoch_start_rng`` and the epoch's ``loss_sum`` so far."""
     tensors = {**_module_tensors("generator", generator),
@@ -121,7 +121,7 @@ def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn
         opt_tensors, groups[prefix] = _flatten_optimizer(prefix, opt)
         tensors.update(opt_tensors)
     tensors.update({f"rng.{k}": v for k, v in rng_states().items()})
-    extra = {"optimizers": json.dumps(groups)}
+    extra = {"optimizers": json.dumps(groups), "world_size": str(world_size)}
     if step:
         tensors.update({f"epoch_rng.{k}": v for k, v in epoch_start_rng.items()})
         tensors["epoch_loss_sum"] = loss_sum.detach().float().cpu()

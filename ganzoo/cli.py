@@ -138,6 +138,7 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
       ganzoo train vanilla-mnist --epochs 2 --batch-size 128 --out runs/quick
       ganzoo train vanilla-mnist --resume runs/quick --epochs 4
     """
+    from .errors import Interrupted
     from .trainer import RunOptions
     from .trainer import train as run_training
 
@@ -170,6 +171,10 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
                          on_save_error=on_save_error, on_nan=on_nan)
     try:
         run_training(resolved, options)
+    except Interrupted as exc:
+        if exc.message:
+            raise
+        raise SystemExit(exc.exit_code) from None  # a DDP rank other than 0: rank 0 said it
     except KeyboardInterrupt:  # a second Ctrl-C: saved files are whole (atomic writes)
         click.echo("Interrupted again: stopped at once; every checkpoint on disk is intact.",
                    err=True)

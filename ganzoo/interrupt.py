@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -14,9 +15,13 @@ class GracefulStop:
     atomic writes leave every saved file intact). Outside the main thread it does nothing,
     as Python delivers signals to the main thread only."""
 
-    def __init__(self) -> None:
+    def __init__(self, repeat_grace_s: float = 0.0) -> None:
         self.signal: int | None = None
         self._previous: dict[int, object] = {}
+        # Under torchrun a Ctrl-C reaches each worker twice (from the terminal, then
+        # forwarded by the launcher): a repeat this soon after the first is the same request.
+        self.repeat_grace_s = repeat_grace_s
+        self._first_at = 0.0
 
     @property
     def requested(self) -> bool:
@@ -32,9 +37,11 @@ class GracefulStop:
 
     def _handle(self, signum, frame) -> None:
         if self.signal is not None:
+            if time.monotonic() - self._first_at < self.repeat_grace_s:
+                return
             self._restore()
             raise KeyboardInterrupt
-        self.signal = signum
+        self.signal, self._first_at = signum, time.monotonic()
 
     def _restore(self) -> None:
         for sig, previous in self._previous.items():

@@ -38,7 +38,14 @@ def adam(params, lr: float, betas: tuple[float, float],
 
 class TrainStep:
     """``n_critic`` discriminator updates, each on its own slice of the batch, then one
-    generator update; optionally an EMA of the generator's weights after it."""
+    generator update; optionally an EMA of the generator's weights after it.
+
+    ``call_g`` and ``call_d`` are what the first forward pass of each update goes through:
+    the models themselves, or their DDP wrappers in a distributed run (which average the
+    gradients over all ranks in the backward pass). Further passes in the same update
+    (a regularizer's, D in the G update) use the bare models, as DDP allows one forward
+    per backward; their gradients still reach the parameters the wrapper reduces.
+    """
 
     def __init__(self, generator: Generator, discriminator: Discriminator, loss: GANLoss,
                  opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
@@ -57,6 +64,8 @@ class TrainStep:
         self.conditional = bool(generator.num_classes)
         self.ema = ema
         self.ema_decay = ema_decay
+        self.call_g: torch.nn.Module = generator
+        self.call_d: torch.nn.Module = discriminator
 
     @classmethod
     def create(cls, generator: Generator, discriminator: Discriminator, loss: GANLoss,
@@ -96,7 +105,7 @@ class TrainStep:
             last = i == self.n_critic - 1
             # only the last fakes train G
             with torch.set_grad_enabled(last), self._autocast(real.device):
-                fake = G(noise[part], *cond)
+                fake = self.call_g(noise[part], *cond)
             loss_d = loss_d + self._update_d(real[part], fake.detach(), cond)
         loss_g = self._update_g(fake, cond)
         if self.ema is not None:
@@ -108,10 +117,11 @@ class TrainStep:
         fake = fake.to(real.dtype)
         with self._autocast(real.device):
             if D.batch_dependent:
-                real_logits, fake_logits = D(real, *cond).float(), D(fake, *cond).float()
+                real_logits = self.call_d(real, *cond).float()
+                fake_logits = D(fake, *cond).float()
             else:
                 both = tuple(torch.cat([c, c]) for c in cond)
-                logits = D(torch.cat([real, fake]), *both).float()
+                logits = self.call_d(torch.cat([real, fake]), *both).float()
                 real_logits, fake_logits = logits.split(real.shape[0])
         loss_d = loss.discriminator_loss(real_logits, fake_logits)
         reg = loss.discriminator_regularizer(lambda x: D(x, *cond).float(), real, fake.float())

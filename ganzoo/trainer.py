@@ -8,6 +8,7 @@ epoch: losses, speed and, every ``eval_every`` epochs, sample quality), ``sample
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .batches import DeviceImages, to_unit_range
 from .build import build
 from .datasets import default_data_root
@@ -152,12 +153,27 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
     """Train ``preset`` (or resume a run of it); returns the run directory.
 
     SIGINT or SIGTERM finishes the current step, saves a checkpoint and raises
-    :class:`~ganzoo.errors.Interrupted` naming it and the command that resumes.
+    :class:`~ganzoo.errors.Interrupted` naming it and the command that resumes. Started by
+    torchrun, every process trains its share of each batch in DDP; rank 0 alone writes.
     """
     options = options or RunOptions()
     device = resolve_device(options.device)
+    if not distributed.launched():
+        return _train(preset, options, device, distributed.SINGLE)
+    world = distributed.join(device)
+    try:
+        if not world.is_main:  # rank 0 alone shows progress and writes files
+            options = dataclasses.replace(options, quiet=True)
+        return _train(preset, options, distributed.rank_device(device, world), world)
+    finally:
+        distributed.leave()
+
+
+def _train(preset: Preset, options: RunOptions, device: torch.device,
+           world: distributed.World) -> Path:
     data_root = Path(options.data_dir) if options.data_dir else default_data_root()
     say = (lambda msg: None) if options.quiet else (lambda msg: tqdm.write(msg, file=sys.stdout))
+    main = world.is_main
 
     resume_from = None
     if options.resume is not None:
@@ -170,13 +186,13 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
     torch.manual_seed(settings.seed)
     parts = build(preset)
     G, D = parts.generator.to(device), parts.discriminator.to(device)
-    graphs = options.cuda_graphs and device.type == "cuda"
+    graphs = options.cuda_graphs and device.type == "cuda" and world.size == 1
     eager = TrainStep.create(G, D, parts.loss, settings, options.precision, capturable=graphs)
     step = CudaGraphStep(eager) if graphs else eager
 
     images, labels = parts.dataset.load("train", data_root)
     data = DeviceImages(images, labels, device, hflip=settings.hflip)
-    steps_per_epoch = data.steps_per_epoch(images_per_step(settings))
+    steps_per_epoch = data.steps_per_epoch(images_per_step(settings) * world.size)
     fixed_noise = _fixed_noise(G, settings.seed).to(device)
     shown = G if eager.ema is None else eager.ema  # what grids, eval and `sample` use
 
@@ -184,11 +200,12 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
         checkpoint.restore_training(resume_from, generator=G, discriminator=D,
                                     opt_g=eager.opt_g, opt_d=eager.opt_d, ema=eager.ema)
         run = Run(options.out or run_dir_of(resume_from.path) or default_run_dir(preset))
-        run.create(preset)
-        run.remove_partial_writes()
         start_epoch = resume_from.epoch
         history = run.records(before_epoch=start_epoch)
-        run.rewrite_records(history)
+        if main:
+            run.create(preset)
+            run.remove_partial_writes()
+            run.rewrite_records(history)
         where = f"epoch {start_epoch}" + (f", step {resume_from.step}" if resume_from.step else "")
         say(f"Resuming {preset.name} from {resume_from.path} ({where})")
         if start_epoch >= settings.epochs:
@@ -196,22 +213,27 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
                 "pass --epochs N to train longer.")
     else:
         run = Run(options.out or default_run_dir(preset))
-        if run.holds_a_run():
-            raise ConfigError(f"{run.root} already holds a run; continue it with --resume "
-                              f"{run.root} or choose another --out")
-        run.create(preset)
         start_epoch, history = 0, []
-        save_grid(to_unit_range(data.images[:N_FIXED]), run.samples / "real.png")
-        run.rewrite_records([])
+        if main:  # another rank fails at once in DDP's first broadcast if this raises
+            if run.holds_a_run():
+                raise ConfigError(f"{run.root} already holds a run; continue it with --resume "
+                                  f"{run.root} or choose another --out")
+            run.create(preset)
+            save_grid(to_unit_range(data.images[:N_FIXED]), run.samples / "real.png")
+            run.rewrite_records([])
+    if world.size > 1:  # after a resume: DDP starts every rank from rank 0's weights
+        eager.call_g, eager.call_d = distributed.wrap(G, device), distributed.wrap(D, device)
 
-    scorer = scorer_for(parts.dataset, data_root, device, say)[0] if settings.eval_every else None
+    scoring = settings.eval_every and main
+    scorer = scorer_for(parts.dataset, data_root, device, say)[0] if scoring else None
     critic = f", {settings.n_critic} D updates per G update" if settings.n_critic > 1 else ""
-    say(f"Training {preset.name} on {device} for {settings.epochs} epochs "
-        f"({steps_per_epoch} steps of {images_per_step(settings)} images{critic}); "
+    ranks = f" x {world.size} processes" if world.size > 1 else ""
+    say(f"Training {preset.name} on {device}{ranks} for {settings.epochs} epochs "
+        f"({steps_per_epoch} steps of {images_per_step(settings) * world.size} images{critic}); "
         f"run directory: {run.root}")
-    loop = _EpochLoop(preset, options, run, step, data)
+    loop = _EpochLoop(preset, options, run, step, data, world)
     rollbacks, epoch = 0, start_epoch
-    with GracefulStop() as stop:
+    with GracefulStop(repeat_grace_s=5.0 if world.size > 1 else 0.0) as stop:
         while epoch < settings.epochs:
             resumed = resume_from if resume_from is not None and epoch == start_epoch else None
             try:
@@ -224,8 +246,9 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
                     record["quality"] = quality.as_dict()
                     say(f"Epoch [{epoch}/{settings.epochs}] quality: {quality.summary()}")
                 history.append(record)
-                run.append_record(record)
-                if epoch % settings.sample_every == 0 or last:
+                if main:
+                    run.append_record(record)
+                if main and (epoch % settings.sample_every == 0 or last):
                     _save_samples(shown, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
                     save_loss_plot(history, run.root / "loss.png", preset.name)
                 saved = loop.save(epoch + 1)
@@ -236,16 +259,18 @@ def train(preset: Preset, options: RunOptions | None = None) -> Path:
                 resume_from = loop.roll_back(exc)
                 start_epoch = epoch = resume_from.epoch
                 history = run.records(before_epoch=epoch)
-                run.rewrite_records(history)
+                if main:
+                    run.rewrite_records(history)
                 continue
             if stop.requested and not last:
                 raise loop.interrupted(stop, saved)
             epoch += 1
 
     try:
-        checkpoint.export_generator(run.root / "generator.safetensors", preset=preset,
-                                    epoch=max(settings.epochs, start_epoch), generator=G,
-                                    ema=eager.ema)
+        if main:
+            checkpoint.export_generator(run.root / "generator.safetensors", preset=preset,
+                                        epoch=max(settings.epochs, start_epoch), generator=G,
+                                        ema=eager.ema)
     except OSError as exc:
         raise TrainingError(f"could not write {run.root / 'generator.safetensors'}: "
                             f"{exc.strerror or exc}; the training checkpoints in "
@@ -258,12 +283,15 @@ class _EpochLoop:
     """Runs epochs step by step, checkpointing inside them on a cadence or on a signal."""
 
     def __init__(self, preset: Preset, options: RunOptions, run: Run,
-                 step: TrainStep | CudaGraphStep, data: DeviceImages) -> None:
+                 step: TrainStep | CudaGraphStep, data: DeviceImages,
+                 world: distributed.World = distributed.SINGLE) -> None:
         self.preset, self.options, self.run, self.step, self.data = preset, options, run, step, data
+        self.world = world
         self.eager = step.step if isinstance(step, CudaGraphStep) else step
         self.last_save = time.monotonic()
 
     def save(self, epoch: int, step: int = 0, **epoch_state) -> Path:
+        """Write a checkpoint (rank 0 only; every rank checks its weights first)."""
         path = self.run.checkpoint_path(epoch, step)
         e = self.eager
         for name, module in (("generator", e.generator), ("discriminator", e.discriminator)):
@@ -271,10 +299,13 @@ class _EpochLoop:
                 raise Diverged(
                     f"the {name}'s weights became NaN or infinite by epoch {epoch}, step "
                     f"{step}; not saving them. Last good checkpoint: {self.last_good()}")
+        if not self.world.is_main:
+            return path
         try:
             checkpoint.save_training(path, preset=self.preset, epoch=epoch, step=step,
                                      generator=e.generator, discriminator=e.discriminator,
-                                     opt_g=e.opt_g, opt_d=e.opt_d, ema=e.ema, **epoch_state)
+                                     opt_g=e.opt_g, opt_d=e.opt_d, ema=e.ema,
+                                     world_size=self.world.size, **epoch_state)
         except OSError as exc:
             problem = (f"could not write checkpoint {path}: {exc.strerror or exc}; the newest "
                        f"saved one, {self.last_good()}, is intact")
@@ -317,8 +348,24 @@ class _EpochLoop:
         return bool((every_steps and steps_done % every_steps == 0)
                     or (every_s and time.monotonic() - self.last_save >= every_s))
 
+    def _stop_or_save(self, stop: GracefulStop, done: int, at_log: bool) -> tuple[bool, bool]:
+        """(stop now, checkpoint now). Ranks decide together, when they read losses anyway:
+        a checkpoint or a stop on one rank alone would leave the others waiting."""
+        if self.world.size == 1:
+            return stop.requested, self._due(done)
+        if not at_log:
+            return False, False
+        flags = torch.tensor([float(stop.requested), float(self._due(done))],
+                             device=self.data.device)
+        flags = distributed.max_over_ranks(flags)
+        return bool(flags[0]), bool(flags[1])
+
     def interrupted(self, stop: GracefulStop, saved: Path) -> Interrupted:
-        command = [f"ganzoo train {self.preset.name} --resume {self.run.root}"]
+        if not self.world.is_main:  # rank 0 says it for all
+            return Interrupted("", exit_code=stop.exit_code)
+        launcher = (f"torchrun --nproc-per-node {self.world.size} -m "
+                    if self.world.size > 1 else "")
+        command = [f"{launcher}ganzoo train {self.preset.name} --resume {self.run.root}"]
         if self.options.data_dir:
             command.append(f"--data-dir {self.options.data_dir}")
         if self.options.device:
@@ -328,8 +375,9 @@ class _EpochLoop:
 
     def run_epoch(self, epoch: int, stop: GracefulStop,
                   resumed: checkpoint.Checkpoint | None) -> dict:
-        settings, data = self.preset.train, self.data
-        batch_size, epochs = images_per_step(settings), settings.epochs
+        settings, data, world = self.preset.train, self.data, self.world
+        per_rank, epochs = images_per_step(settings), settings.epochs
+        batch_size = per_rank * world.size  # the global batch
         steps = data.steps_per_epoch(batch_size)
         start, total, elapsed = 0, torch.zeros(2, device=data.device), 0.0
         if resumed is not None and resumed.step:
@@ -339,7 +387,8 @@ class _EpochLoop:
             checkpoint.set_rng_states(epoch_rng)
             order = data.order()
             checkpoint.set_rng_states(current)
-            start = resumed.step
+            # a run saved with another number of processes: continue at the same image
+            start = resumed.step * int(resumed.metadata.get("world_size", "1")) // world.size
             total += resumed.tensors["epoch_loss_sum"].to(data.device)
             elapsed = float(resumed.metadata["elapsed"])
         else:
@@ -349,12 +398,19 @@ class _EpochLoop:
                    unit_scale=True, leave=False, desc=f"epoch {epoch}/{epochs}",
                    disable=True if self.options.quiet else None, file=sys.stderr)
         began, shown = time.perf_counter(), start
-        for i, (real, labels) in enumerate(data.batches(order, batch_size, start), start):
-            losses = self.step(real, labels)
+        G, mine = self.eager.generator, slice(world.rank * per_rank, (world.rank + 1) * per_rank)
+        shards = data.batches(order, per_rank, start, world.rank, world.size)
+        for i, (real, labels) in enumerate(shards, start):
+            # noise for the global batch, of which this rank takes its rows: every rank's RNG
+            # stays in step, and N ranks train on what one process with N batches would
+            noise = G.sample_noise(batch_size, data.device)[mine]
+            losses = self.step(real, labels, noise)
             total += losses
             done = i + 1
-            if done % settings.log_every == 0 or done == steps:
-                loss_d, loss_g = losses.tolist()  # the only host sync, every log_every steps
+            at_log = done % settings.log_every == 0 or done == steps
+            if at_log:
+                # the only host sync, every log_every steps; the mean over ranks in DDP
+                loss_d, loss_g = distributed.mean_over_ranks(losses, world).tolist()
                 if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
                     raise Diverged(f"training diverged at epoch {epoch}, step {i}: "
                                         f"loss D {loss_d}, loss G {loss_g}. Last good "
@@ -362,15 +418,17 @@ class _EpochLoop:
                 bar.set_postfix_str(f"loss D {loss_d:.3f} G {loss_g:.3f}", refresh=False)
                 bar.update((done - shown) * batch_size)
                 shown = done
-            if done < steps and (stop.requested or self._due(done)):
-                saved = self.save(epoch, done, epoch_start_rng=epoch_rng, loss_sum=total,
+            stop_now, save_now = self._stop_or_save(stop, done, at_log)
+            if done < steps and (stop_now or save_now):
+                saved = self.save(epoch, done, epoch_start_rng=epoch_rng,
+                                  loss_sum=distributed.mean_over_ranks(total, world),
                                   elapsed=elapsed + time.perf_counter() - began)
-                if stop.requested:
+                if stop_now:
                     bar.close()
                     raise self.interrupted(stop, saved)
         elapsed += time.perf_counter() - began
         bar.close()
-        mean_d, mean_g = (total / steps).tolist()
+        mean_d, mean_g = (distributed.mean_over_ranks(total, world) / steps).tolist()
         return {"epoch": epoch, "steps": steps, "loss_d": mean_d, "loss_g": mean_g,
                 "samples_per_s": steps * batch_size / elapsed, "time_s": elapsed}
 

@@ -1,0 +1,144 @@
+"""Data-parallel training: 2 CPU processes with gloo, as torchrun would start them."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from helpers import make_mnist_root, run_cli
+from safetensors import safe_open
+
+from ganzoo.config import apply_overrides
+from ganzoo.registry import get_registry
+
+BATCH = 16  # per rank
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tensors(path, prefix=""):
+    with safe_open(str(path), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}  # noqa: SIM118
+
+
+def _rank(rank, world, port, data_root, out, sets, dump_dir, resume):
+    """One process of a DDP run: trains through ganzoo.train and dumps what it holds."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from ganzoo import step as step_module
+    from ganzoo.trainer import RunOptions, train
+
+    made = []
+    create = step_module.TrainStep.create.__func__
+
+    def spy(cls, *args, **kwargs):
+        made.append(create(cls, *args, **kwargs))
+        return made[-1]
+
+    step_module.TrainStep.create = classmethod(spy)
+    preset = apply_overrides(get_registry().preset("vanilla-mnist"), sets)
+    train(preset, RunOptions(device="cpu", out=out, data_dir=data_root, quiet=True,
+                             checkpoint_every_s=None, resume=resume))
+    step = made[0]
+    torch.save({"generator": step.generator.state_dict(),
+                "discriminator": step.discriminator.state_dict()}, dump_dir / f"rank{rank}.pt")
+
+
+def run_ranks(world, data_root, out, sets, dump_dir, resume=None):
+    mp.spawn(_rank, args=(world, free_port(), data_root, out, sets, dump_dir, resume),
+             nprocs=world)
+    return [torch.load(dump_dir / f"rank{r}.pt") for r in range(world)]
+
+
+def test_two_ranks_stay_identical_write_once_and_resume_in_one_process(tmp_path):
+    data = make_mnist_root(tmp_path / "data", n_train=128)
+    out = tmp_path / "run"
+    sets = {"batch_size": str(BATCH), "epochs": "2", "sample_every": "1"}
+    rank0, rank1 = run_ranks(2, data, out, sets, tmp_path)
+    for part in ("generator", "discriminator"):
+        assert rank0[part].keys() == rank1[part].keys()
+        for key in rank0[part]:
+            assert torch.equal(rank0[part][key], rank1[part][key]), (part, key)
+    # one writer: one line per epoch, the checkpoints of one run, plain weights
+    rows = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 2 and '"steps": 4' in rows[0]  # 128 images / (2 ranks x 16)
+    names = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert names == ["epoch-0001.safetensors", "epoch-0002.safetensors"]
+    saved = tensors(out / "checkpoints" / "epoch-0002.safetensors", "generator.")
+    assert {k.removeprefix("generator.") for k in saved} == set(rank0["generator"])
+    assert all(torch.equal(saved[f"generator.{k}"], v) for k, v in rank0["generator"].items())
+    # a DDP run's checkpoint resumes in a single process
+    result = run_cli("train", "vanilla-mnist", "--resume", out, "--epochs", "3",
+                     "--data-dir", data, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (out / "checkpoints" / "epoch-0003.safetensors").is_file()
+
+
+def test_a_single_process_run_resumes_on_two_ranks(tmp_path):
+    data = make_mnist_root(tmp_path / "data", n_train=128)
+    out = tmp_path / "run"
+    result = run_cli("train", "vanilla-mnist", "--data-dir", data, "--out", out, "--epochs", "1",
+                     "--batch-size", str(BATCH), "--quiet")
+    assert result.exit_code == 0, result.output
+    run_ranks(2, data, out, {"batch_size": str(BATCH), "epochs": "2"}, tmp_path, resume=out)
+    ckpt = out / "checkpoints" / "epoch-0002.safetensors"
+    with safe_open(str(ckpt), framework="pt") as f:
+        assert f.metadata()["world_size"] == "2"
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_two_ranks_take_the_step_of_one_process_with_the_global_batch(tmp_path):
+    """Gradients are averaged over the global batch: after one step on 2 x 16 images, Adam's
+    first moments (0.1 x the gradient) and the weights match one process on 32 images."""
+    data = make_mnist_root(tmp_path / "data", n_train=2 * BATCH)
+    sets = {"epochs": "1", "hflip": "false"}
+    run_ranks(2, data, tmp_path / "ddp", {**sets, "batch_size": str(BATCH)}, tmp_path)
+    result = run_cli("train", "vanilla-mnist", "--data-dir", data, "--out", tmp_path / "one",
+                     "--epochs", "1", "--batch-size", str(2 * BATCH), "--set", "hflip=false",
+                     "--quiet")
+    assert result.exit_code == 0, result.output
+    ddp = tensors(tmp_path / "ddp" / "checkpoints" / "epoch-0001.safetensors")
+    one = tensors(tmp_path / "one" / "checkpoints" / "epoch-0001.safetensors")
+    moments = [k for k in one if k.endswith(".exp_avg")]
+    assert len(moments) == 12  # 6 tensors in each model
+    for key in moments:
+        torch.testing.assert_close(ddp[key], one[key], rtol=1e-4, atol=1e-9)
+    for key in [k for k in one if k.startswith(("generator.", "discriminator."))]:
+        torch.testing.assert_close(ddp[key], one[key], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process groups and signals as on Linux")
+def test_sigterm_to_torchrun_stops_every_rank_after_one_save(tmp_path):
+    data = make_mnist_root(tmp_path / "data", n_train=128)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", str(free_port()), "-m", "ganzoo", "train", "vanilla-mnist",
+           "--data-dir", str(data), "--out", str(out), "--epochs", "100000",
+           "--batch-size", "8", "--set", "log_every=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    deadline = time.monotonic() + 120
+    while not list((out / "checkpoints").glob("*.safetensors")):
+        assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, output  # rank 0 speaks for both
+    assert "SIGTERM: stopped after saving" in errors[0]
+    assert "Resume with: torchrun --nproc-per-node 2 -m ganzoo train vanilla-mnist" in errors[0]
+    saved = errors[0].split("saving ")[1].split(". Resume")[0]
+    result = run_cli("train", "vanilla-mnist", "--resume", saved, "--data-dir", data,
+                     "--epochs", str(int(saved.split("epoch-")[1][:4]) + 1), "--quiet")
+    assert result.exit_code == 0, result.output
