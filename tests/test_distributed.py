@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from safetensors import safe_open
 
 from ganzoo.config import apply_overrides
 from ganzoo.registry import get_registry
+from ganzoo.trainer import checkpoints_in
 
 BATCH = 16  # per rank
 
@@ -141,4 +143,42 @@ def test_sigterm_to_torchrun_stops_every_rank_after_one_save(tmp_path):
     saved = errors[0].split("saving ")[1].split(". Resume")[0]
     result = run_cli("train", "vanilla-mnist", "--resume", saved, "--data-dir", data,
                      "--epochs", str(int(saved.split("epoch-")[1][:4]) + 1), "--quiet")
+    assert result.exit_code == 0, result.output
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the workers through /proc")
+def test_when_one_rank_dies_the_run_ends_instead_of_hanging(tmp_path):
+    data = make_mnist_root(tmp_path / "data", n_train=128)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", str(free_port()), "-m", "ganzoo", "train", "vanilla-mnist",
+           "--data-dir", str(data), "--out", str(out), "--epochs", "100000",
+           "--batch-size", "8"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not list((out / "checkpoints").glob("*.safetensors")):
+        assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
+        time.sleep(0.2)
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    os.kill(max(workers), signal.SIGKILL)  # the later-started worker: rank 1
+    proc.communicate(timeout=90)  # torchrun stops the other rank; nothing waits forever
+    assert proc.returncode != 0
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+    newest = checkpoints_in(out)[-1]
+    result = run_cli("train", "vanilla-mnist", "--resume", newest, "--data-dir", data,
+                     "--epochs", str(int(newest.name[6:10]) + 1), "--quiet")
     assert result.exit_code == 0, result.output

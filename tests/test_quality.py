@@ -3,6 +3,8 @@ regression test against the tutorial's loop on real MNIST."""
 
 import json
 import math
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -177,3 +179,22 @@ def test_evaluator_and_metrics_on_real_mnist(real_mnist_root):
     noise = scorer.score_batches([torch.rand(10_000, 1, 28, 28) * 2 - 1])
     assert noise.fid > 100 * max(real.fid, 1.0)
     assert noise.classifier_score < 3 and noise.modes < 10 and noise.kl_uniform > 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir()
+                    and not os.environ.get("GANZOO_TEST_FASHION_DATA"),
+                    reason="Fashion-MNIST needs Debian's dataset-fashion-mnist package (or "
+                           "$GANZOO_TEST_FASHION_DATA, a data root that holds it)")
+def test_fashion_evaluator_and_metrics_on_real_fashion_mnist(tmp_path):
+    """Trains fashion-cnn (about 5 minutes on 2 cores) unless the given root caches it."""
+    from ganzoo_classic.fashion import FashionMNIST
+
+    root = Path(os.environ.get("GANZOO_TEST_FASHION_DATA", tmp_path))
+    scorer, info = scorer_for(FashionMNIST(), root, torch.device("cpu"))
+    assert info["evaluator"] == "fashion-cnn" and info["test_accuracy"] >= 0.9
+    test_images, _ = FashionMNIST().load("test", root)
+    real = scorer.score_images(test_images)
+    assert real.classifier_score >= 8 and real.modes == 10 and real.kl_uniform <= 0.01
+    noise = scorer.score_batches([torch.rand(10_000, 1, 28, 28) * 2 - 1])
+    assert noise.fid > 100 * max(real.fid, 1.0) and noise.classifier_score < 3

@@ -73,6 +73,29 @@ def test_preset_trains_samples_and_resumes(preset, data_root, tmp_path):
     assert all(torch.isfinite(torch.tensor([r["loss_d"], r["loss_g"]])).all() for r in rows)
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32),
+                                   (3, 64, 64)])
+@pytest.mark.parametrize("norm", ["batch", "layer", "spectral", "none"])
+def test_dcgan_models_fit_28_and_32_pixel_images_of_any_channel_count(shape, norm):
+    from ganzoo_classic.models import DCGANDiscriminator, DCGANGenerator
+
+    G = DCGANGenerator(z_dim=8, out_shape=shape, base=8)
+    D = DCGANDiscriminator(in_shape=shape, base=8, norm=norm)
+    images = G(torch.randn(3, 8))
+    assert images.shape == (3, *shape) and images.abs().max() <= 1
+    assert D(images).shape == (3,)
+    assert D.batch_dependent == (norm == "batch")
+
+
+def test_dcgan_refuses_sizes_it_cannot_reach():
+    from ganzoo_classic.models import DCGANGenerator
+
+    with pytest.raises(ValueError, match="square"):
+        DCGANGenerator(out_shape=(1, 28, 32))
+    with pytest.raises(ValueError, match="stride-2"):
+        DCGANGenerator(out_shape=(1, 27, 27))
+
+
 # -- losses --------------------------------------------------------------------------------
 def test_gradient_penalty_matches_a_hand_computed_value():
     # critic(x) = sum(x^2): its gradient is 2x, so the penalty is mean((2|x| - 1)^2)
