@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The GPU checks in one go, for a machine with CUDA (results under $OUT, default gpu-results/):
+# the CUDA tests, ganzoo bench for the reference and a convolutional preset, and data-parallel
+# scaling over the GPUs present. MNIST is fetched into $GANZOO_DATA on first use.
+#   OUT=/tmp/gpu bash benchmarks/gpu.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-results}
+mkdir -p "$OUT"
+export GANZOO_DATA=${GANZOO_DATA:-$OUT/data}
+
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+python -m pytest -q -k "cuda or graph" tests/test_step.py > "$OUT/pytest-cuda.txt" 2>&1
+echo "cuda tests: exit $?" | tee -a "$OUT/summary.txt"
+
+ganzoo bench vanilla-mnist --device cuda --batch-size 64,1024,4096 --precision fp32,bf16 \
+    --seconds 5 --json > "$OUT/bench-vanilla.json" 2> "$OUT/bench-vanilla.err"
+echo "bench vanilla-mnist: exit $?" | tee -a "$OUT/summary.txt"
+ganzoo bench dcgan-mnist --device cuda --batch-size 128,1024 --precision fp32,bf16 \
+    --seconds 5 --json > "$OUT/bench-dcgan.json" 2> "$OUT/bench-dcgan.err"
+echo "bench dcgan-mnist: exit $?" | tee -a "$OUT/summary.txt"
+
+gpus=$(python -c "import torch; print(torch.cuda.device_count())")
+if [ "$gpus" -gt 1 ]; then
+    counts=$(python -c "print(','.join(str(2**i) for i in range(int($gpus).bit_length()) if 2**i <= $gpus))")
+    python benchmarks/scaling.py dcgan-mnist --device cuda --nproc "$counts" --epochs 2 \
+        --json "$OUT/scaling.json" > "$OUT/scaling.txt" 2>&1
+    echo "scaling over $counts GPUs: exit $?" | tee -a "$OUT/summary.txt"
+else
+    echo "one GPU: no multi-GPU scaling to measure" | tee -a "$OUT/summary.txt"
+fi
