@@ -35,7 +35,7 @@ def tensors(path, prefix=""):
 
 
 PRESETS = ["vanilla-mnist", "dcgan-mnist", "wgan-gp-mnist", "lsgan-mnist", "hinge-dcgan-mnist",
-           "cgan-mnist", "vanilla-fashion-mnist", "dcgan-fashion-mnist"]
+           "cgan-mnist", "cdcgan-mnist", "vanilla-fashion-mnist", "dcgan-fashion-mnist"]
 
 
 def test_every_preset_is_listed_with_summary_and_provider():
@@ -76,15 +76,20 @@ def test_preset_trains_samples_and_resumes(preset, data_root, tmp_path):
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32),
                                    (3, 64, 64)])
 @pytest.mark.parametrize("norm", ["batch", "layer", "spectral", "none"])
-def test_dcgan_models_fit_28_and_32_pixel_images_of_any_channel_count(shape, norm):
+@pytest.mark.parametrize("classes", [0, 4])
+def test_dcgan_models_fit_28_and_32_pixel_images_of_any_channel_count(shape, norm, classes):
     from ganzoo_classic.models import DCGANDiscriminator, DCGANGenerator
 
-    G = DCGANGenerator(z_dim=8, out_shape=shape, base=8)
-    D = DCGANDiscriminator(in_shape=shape, base=8, norm=norm)
-    images = G(torch.randn(3, 8))
+    G = DCGANGenerator(z_dim=8, out_shape=shape, base=8, num_classes=classes)
+    D = DCGANDiscriminator(in_shape=shape, base=8, norm=norm, num_classes=classes)
+    labels = (torch.arange(3) % classes,) if classes else ()
+    images = G(torch.randn(3, 8), *labels)
     assert images.shape == (3, *shape) and images.abs().max() <= 1
-    assert D(images).shape == (3,)
+    assert D(images, *labels).shape == (3,)
     assert D.batch_dependent == (norm == "batch")
+    if classes:  # the label changes the output
+        assert not torch.equal(G.eval()(torch.zeros(2, 8), torch.tensor([0, 1]))[0],
+                               G(torch.zeros(2, 8), torch.tensor([0, 1]))[1])
 
 
 def test_dcgan_refuses_sizes_it_cannot_reach():

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganzoo import Discriminator, Generator
@@ -32,9 +33,12 @@ def stages(size: int) -> tuple[int, int]:
 def dcgan_init(module: nn.Module) -> None:
     """N(0, 0.02) weights (batch-norm scales N(1, 0.02)), zero biases, as in the paper."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            # under spectral norm, .weight is computed: initialise the stored original
+            weight = (m.parametrizations.weight.original
+                      if parametrize.is_parametrized(m, "weight") else m.weight)
+            nn.init.normal_(weight, 0.0, 0.02)
+            if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
@@ -42,18 +46,23 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 class DCGANGenerator(Generator):
-    """z -> Linear -> (ch, s, s) -> [ConvT(4, stride 2) + BN + ReLU]... -> ConvT -> tanh."""
+    """z -> Linear -> (ch, s, s) -> [ConvT(4, stride 2) + BN + ReLU]... -> ConvT -> tanh.
+
+    With ``num_classes`` it is class-conditional: z is joined by a label embedding.
+    """
 
     def __init__(self, z_dim: int = 100, out_shape: Sequence[int] = (1, 28, 28),
-                 base: int = 64) -> None:
-        super().__init__(z_dim, tuple(out_shape))
+                 base: int = 64, num_classes: int = 0, embed_dim: int = 16) -> None:
+        super().__init__(z_dim, tuple(out_shape), num_classes)
+        self.embed = nn.Embedding(self.num_classes, embed_dim) if self.num_classes else None
+        z_in = self.z_dim + (embed_dim if self.num_classes else 0)
         channels, height, width = self.out_shape
         if height != width:
             raise ValueError(f"DCGAN models take square images, got {height}x{width}")
         start, n = stages(height)
         widths = [base * 2 ** i for i in reversed(range(n))]  # e.g. [128, 64] for 28x28
         self.start = (widths[0], start, start)
-        self.project = nn.Sequential(nn.Linear(self.z_dim, math.prod(self.start), bias=False),
+        self.project = nn.Sequential(nn.Linear(z_in, math.prod(self.start), bias=False),
                                      nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
         layers: list[nn.Module] = []
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
@@ -64,6 +73,8 @@ class DCGANGenerator(Generator):
         dcgan_init(self)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], dim=1)
         return self.body(self.project(z).view(z.shape[0], *self.start))
 
 
@@ -80,11 +91,13 @@ class DCGANDiscriminator(Discriminator):
 
     ``norm``: "batch" (DCGAN), "layer" (WGAN-GP: a per-sample gradient penalty must not
     mix samples), "spectral" (spectral normalisation of every weight, SN-GAN) or "none".
+    With ``num_classes`` it is class-conditional with a projection head (Miyato & Koyama
+    2018): the logit gains embedding(y) . features(x).
     """
 
     def __init__(self, in_shape: Sequence[int] = (1, 28, 28), base: int = 64,
-                 norm: str = "batch", slope: float = 0.2) -> None:
-        super().__init__(tuple(in_shape))
+                 norm: str = "batch", slope: float = 0.2, num_classes: int = 0) -> None:
+        super().__init__(tuple(in_shape), num_classes)
         if norm not in D_NORMS:
             raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
         self.batch_dependent = norm == "batch"
@@ -101,10 +114,16 @@ class DCGANDiscriminator(Discriminator):
                        nn.LeakyReLU(slope)]
         self.features = nn.Sequential(*layers, nn.Flatten())
         self.head = wrap(nn.Linear(widths[-1] * start * start, 1))
+        self.embed = (wrap(nn.Embedding(self.num_classes, widths[-1] * start * start))
+                      if self.num_classes else None)
         dcgan_init(self)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.head(self.features(x)).view(-1)
+        h = self.features(x)
+        logits = self.head(h).view(-1)
+        if self.embed is not None:
+            logits = logits + (self.embed(labels) * h).sum(1)
+        return logits
 
 
 class ConditionalMLPGenerator(Generator):

@@ -81,6 +81,16 @@ PRESETS = (
         train=TrainSettings(batch_size=64, epochs=30, lr_g=3e-4, lr_d=3e-4, sample_every=5,
                             ema=0.999),
     ),
+    Preset(
+        name="cdcgan-mnist",
+        summary="Class-conditional DCGAN on MNIST: G on [z, label embedding], D with a "
+                "projection head (Miyato & Koyama 2018), DCGAN settings (Adam 2e-4 beta1 0.5, "
+                "batch 128, z 100); 5 epochs. Draw a digit: ganzoo sample RUN --class 7.",
+        generator=ComponentRef("dcgan", {"z_dim": 100, "out_shape": MNIST_SHAPE,
+                                         "num_classes": 10}),
+        discriminator=ComponentRef("dcgan", {"in_shape": MNIST_SHAPE, "num_classes": 10}),
+        loss=BCE, dataset=ComponentRef("mnist"), train=DCGAN_TRAIN,
+    ),
     _vanilla("vanilla-fashion-mnist", "The tutorial's MLP GAN and settings (Adam 3e-4, batch "
              "64, z 64, flips, 101 epochs) on Fashion-MNIST.", "fashion-mnist"),
     _dcgan("dcgan-fashion-mnist", "DCGAN (Radford et al. 2016: Adam 2e-4 beta1 0.5, batch 128, "
@@ -90,7 +100,8 @@ PRESETS = (
 
 @hookimpl
 def ganzoo_register_generators(register):
-    register("dcgan", DCGANGenerator, summary="DCGAN conv generator (batch norm, ReLU, tanh)")
+    register("dcgan", DCGANGenerator,
+             summary="DCGAN conv generator (batch norm, ReLU, tanh); num_classes=N conditions")
     register("cond-mlp", ConditionalMLPGenerator,
              summary="class-conditional MLP generator: [z, label embedding] -> image")
 
@@ -98,7 +109,7 @@ def ganzoo_register_generators(register):
 @hookimpl
 def ganzoo_register_discriminators(register):
     register("dcgan", DCGANDiscriminator,
-             summary="DCGAN conv discriminator; norm=batch|layer|spectral|none")
+             summary="DCGAN conv discriminator; norm=batch|layer|spectral|none, num_classes=N")
     register("projection-mlp", ProjectionMLPDiscriminator,
              summary="class-conditional MLP discriminator with a projection head")
 
