@@ -119,21 +119,27 @@ def test_two_ranks_take_the_step_of_one_process_with_the_global_batch(tmp_path):
         torch.testing.assert_close(ddp[key], one[key], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="process groups and signals as on Linux")
-def test_sigterm_to_torchrun_stops_every_rank_after_one_save(tmp_path):
+def start_torchrun(tmp_path, *extra):
+    """An endless 2-process CPU run under torchrun, returned once its first checkpoint is on
+    disk: (process, data root, run directory)."""
     data = make_mnist_root(tmp_path / "data", n_train=128)
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
            "--master-port", str(free_port()), "-m", "ganzoo", "train", "vanilla-mnist",
            "--data-dir", str(data), "--out", str(out), "--epochs", "100000",
-           "--batch-size", "8", "--set", "log_every=1"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+           "--batch-size", "8", *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120
     while not list((out / "checkpoints").glob("*.safetensors")):
         assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
         time.sleep(0.2)
+    return proc, data, out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process groups and signals as on Linux")
+def test_sigterm_to_torchrun_stops_every_rank_after_one_save(tmp_path):
+    proc, data, out = start_torchrun(tmp_path, "--set", "log_every=1")
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     errors = [line for line in output.splitlines() if line.startswith("Error:")]
@@ -160,18 +166,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the workers through /proc")
 def test_when_one_rank_dies_the_run_ends_instead_of_hanging(tmp_path):
-    data = make_mnist_root(tmp_path / "data", n_train=128)
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-           "--master-port", str(free_port()), "-m", "ganzoo", "train", "vanilla-mnist",
-           "--data-dir", str(data), "--out", str(out), "--epochs", "100000",
-           "--batch-size", "8"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.monotonic() + 120
-    while not list((out / "checkpoints").glob("*.safetensors")):
-        assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
-        time.sleep(0.2)
+    proc, data, out = start_torchrun(tmp_path)
     workers = _children(proc.pid)
     assert len(workers) == 2
     os.kill(max(workers), signal.SIGKILL)  # the later-started worker: rank 1
