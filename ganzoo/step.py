@@ -18,22 +18,9 @@ from torch import Tensor
 
 from .errors import ConfigError
 from .interfaces import Discriminator, GANLoss, Generator, TrainSettings
+from .optim import adam
 
 PRECISIONS = ("fp32", "bf16")
-
-
-def adam(params, lr: float, betas: tuple[float, float],
-         capturable: bool = False) -> torch.optim.Adam:
-    """Adam with the fused kernel where this torch build has one for the device.
-
-    ``capturable`` keeps the step count on the device, as CUDA graph capture needs.
-    """
-    params = list(params)
-    extra = {"capturable": True} if capturable else {}
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True, **extra)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, betas=betas, **extra)
 
 
 class TrainStep:

@@ -1,0 +1,80 @@
+"""Whole epochs as a user sees them: `ganzoo train vanilla-mnist` against the tutorial's program.
+
+    python benchmarks/epochs.py --data-dir ~/.cache/ganzoo/data --epochs 3 --rounds 2
+
+Each round runs both programs one after the other, each in its own process, for ``--epochs``
+epochs: ``python -m ganzoo train vanilla-mnist`` and the tutorial's script
+(``benchmarks/tutorial_seed.py``). Every ``Epoch [e/E] ...`` line either program prints is
+time-stamped as it arrives; an epoch's time is the gap between two consecutive lines, so it
+holds everything the program does per epoch (its data pipeline, its steps, ganzoo's
+checkpoint and records) and none of the start-up. Prints each epoch, then the medians and
+their ratio, and writes epochs.json.
+"""
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+EPOCH_LINE = re.compile(r"^Epoch \[\d+/\d+\] Loss D")
+BATCH, TUTORIAL_IMAGES = 64, 60_000
+GANZOO_IMAGES = TUTORIAL_IMAGES // BATCH * BATCH  # ganzoo drops the last partial batch
+
+
+def epoch_seconds(cmd: list[str]) -> list[float]:
+    """Runs ``cmd`` and returns the gaps between its consecutive epoch lines."""
+    stamps = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:
+            if EPOCH_LINE.match(line):
+                stamps.append(time.perf_counter())
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed with status {proc.returncode}")
+    return [b - a for a, b in zip(stamps[:-1], stamps[1:], strict=True)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", required=True, help="a data root holding MNIST/raw")
+    parser.add_argument("--epochs", type=int, default=3, help="per run; epochs - 1 are timed")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", default="epochs.json")
+    args = parser.parse_args()
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: an epoch is timed from the one before")
+
+    times: dict[str, list[float]] = {"ganzoo": [], "tutorial": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            commands = {
+                "ganzoo": [sys.executable, "-m", "ganzoo", "train", "vanilla-mnist",
+                           "--epochs", str(args.epochs), "--device", "cpu",
+                           "--data-dir", args.data_dir, "--out", f"{tmp}/run{r}"],
+                "tutorial": [sys.executable, str(HERE / "tutorial_seed.py"),
+                             "--data-dir", args.data_dir, "--epochs", str(args.epochs)],
+            }
+            for impl, cmd in commands.items():
+                images = GANZOO_IMAGES if impl == "ganzoo" else TUTORIAL_IMAGES
+                for s in epoch_seconds(cmd):
+                    times[impl].append(s)
+                    print(f"round {r} {impl:8s} epoch {s:6.2f} s  {images / s:7,.0f} samples/s",
+                          flush=True)
+    median = {impl: statistics.median(t) for impl, t in times.items()}
+    rate = {"ganzoo": GANZOO_IMAGES / median["ganzoo"],
+            "tutorial": TUTORIAL_IMAGES / median["tutorial"]}
+    ratio = rate["ganzoo"] / rate["tutorial"]
+    print(f"median whole epoch: ganzoo {median['ganzoo']:.2f} s ({rate['ganzoo']:,.0f} samples/s),"
+          f" tutorial {median['tutorial']:.2f} s ({rate['tutorial']:,.0f} samples/s): "
+          f"ganzoo x{ratio:.2f}")
+    Path(args.json).write_text(json.dumps({"epoch_seconds": times, "median_s": median,
+                                           "samples_per_s": rate, "ratio": ratio}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
