@@ -1,6 +1,6 @@
 """Whole epochs as a user sees them: `ganzoo train vanilla-mnist` against the tutorial's program.
 
-    python benchmarks/epochs.py --data-dir ~/.cache/ganzoo/data --epochs 3 --rounds 2
+    python benchmarks/epochs.py --epochs 3 --rounds 3 [--data-dir D]
 
 Each round runs both programs one after the other, each in its own process, for ``--epochs``
 epochs: ``python -m ganzoo train vanilla-mnist`` and the tutorial's script
@@ -21,10 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from ganzoo.datasets import default_data_root
+
 HERE = Path(__file__).resolve().parent
 EPOCH_LINE = re.compile(r"^Epoch \[\d+/\d+\] Loss D")
-BATCH, TUTORIAL_IMAGES = 64, 60_000
-GANZOO_IMAGES = TUTORIAL_IMAGES // BATCH * BATCH  # ganzoo drops the last partial batch
+BATCH = 64  # vanilla-mnist's and the tutorial's
+
+
+def train_images(data_dir: str) -> int:
+    """The image count in the header of MNIST's training IDX file."""
+    with open(Path(data_dir) / "MNIST" / "raw" / "train-images-idx3-ubyte", "rb") as f:
+        return int.from_bytes(f.read(8)[4:], "big")
 
 
 def epoch_seconds(cmd: list[str]) -> list[float]:
@@ -41,7 +48,8 @@ def epoch_seconds(cmd: list[str]) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", required=True, help="a data root holding MNIST/raw")
+    parser.add_argument("--data-dir", default=str(default_data_root()),
+                        help="a data root holding MNIST/raw (default: ganzoo's)")
     parser.add_argument("--epochs", type=int, default=3, help="per run; epochs - 1 are timed")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", default="epochs.json")
@@ -49,6 +57,13 @@ def main() -> None:
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: an epoch is timed from the one before")
 
+    try:
+        n = train_images(args.data_dir)
+    except OSError as exc:
+        parser.error(f"no MNIST in {args.data_dir} ({exc.strerror}): run `ganzoo train "
+                     "vanilla-mnist` once, which fetches it, or pass --data-dir")
+    # the tutorial's DataLoader keeps the last partial batch, ganzoo drops it
+    images = {"ganzoo": n // BATCH * BATCH, "tutorial": n}
     times: dict[str, list[float]] = {"ganzoo": [], "tutorial": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
@@ -60,14 +75,12 @@ def main() -> None:
                              "--data-dir", args.data_dir, "--epochs", str(args.epochs)],
             }
             for impl, cmd in commands.items():
-                images = GANZOO_IMAGES if impl == "ganzoo" else TUTORIAL_IMAGES
                 for s in epoch_seconds(cmd):
                     times[impl].append(s)
-                    print(f"round {r} {impl:8s} epoch {s:6.2f} s  {images / s:7,.0f} samples/s",
-                          flush=True)
+                    print(f"round {r} {impl:8s} epoch {s:6.2f} s  "
+                          f"{images[impl] / s:7,.0f} samples/s", flush=True)
     median = {impl: statistics.median(t) for impl, t in times.items()}
-    rate = {"ganzoo": GANZOO_IMAGES / median["ganzoo"],
-            "tutorial": TUTORIAL_IMAGES / median["tutorial"]}
+    rate = {impl: images[impl] / median[impl] for impl in times}
     ratio = rate["ganzoo"] / rate["tutorial"]
     print(f"median whole epoch: ganzoo {median['ganzoo']:.2f} s ({rate['ganzoo']:,.0f} samples/s),"
           f" tutorial {median['tutorial']:.2f} s ({rate['tutorial']:,.0f} samples/s): "
