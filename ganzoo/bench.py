@@ -220,14 +220,19 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
         baseline = False
     results: list[BenchResult] = []
     for device in devices:
-        data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
         kinds = sorted({"fp32", *precisions})
         for batch in batch_sizes:
             progress(f"measuring {device}, batch {batch}: "
                      + ", ".join([*(["tutorial"] if baseline else []), *precisions]))
+            needed = batch * preset.train.n_critic
+            if needed > len(images):
+                progress(f"batch {batch} needs {needed:,} images a step, the dataset has "
+                         f"{len(images):,}: timing it on the dataset repeated")
+            imgs, labs = covering(images, labels, needed)
+            data = DeviceImages(imgs, labs, device, hflip=preset.train.hflip)
             runners = [ganzoo_runner(preset, data, batch, p, cuda_graphs) for p in precisions]
             if baseline:
-                runners.insert(0, tutorial_runner(preset, images, labels, device, batch))
+                runners.insert(0, tutorial_runner(preset, imgs, labs, device, batch))
             # CPU: the peak is a large matmul timed in the same alternating blocks
             matmuls = [matmul_runner(device, p) for p in kinds] if device.type == "cpu" else []
             if device.type == "cuda":
@@ -243,6 +248,17 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
                     row.vs_tutorial = row.samples_per_s / rows[0].samples_per_s
             results.extend(rows)
     return results
+
+
+def covering(images: torch.Tensor, labels: torch.Tensor,
+             n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dataset, or where one step needs more images than it holds, exactly ``n`` of them
+    by repeating it: every batch is then a full one, and what is in the images does not
+    change how fast a step runs."""
+    if n <= len(images):
+        return images, labels
+    repeats = -(-n // len(images))
+    return images.repeat(repeats, 1, 1, 1)[:n], labels.repeat(repeats)[:n]
 
 
 def _result(runner: Runner, device: torch.device, batch_size: int,

@@ -115,6 +115,19 @@ def test_bench_prints_a_table_and_json(mnist_root):
     assert rows[0]["flops_per_step"] > rows[1]["flops_per_step"]
 
 
+def test_bench_times_a_batch_larger_than_the_dataset_on_it_repeated(mnist_root):
+    import json
+
+    args = ("bench", "vanilla-mnist", "--data-dir", mnist_root, "--batch-size", "600",
+            "--seconds", "0.1", "--set", "generator.hidden=[32,32]")
+    table = run_cli(*args)
+    assert table.exit_code == 0, table.output
+    assert "needs 600 images a step, the dataset has 256" in table.output
+    rows = json.loads(run_cli(*args, "--json").output)["results"]
+    assert [(r["impl"], r["batch_size"]) for r in rows] == [("tutorial", 600), ("ganzoo", 600)]
+    assert all(r["steps"] > 0 and r["samples_per_s"] > 0 for r in rows)
+
+
 def test_bench_rejects_bad_lists(mnist_root):
     from helpers import assert_clean_error
 
