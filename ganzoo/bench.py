@@ -220,6 +220,7 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
         baseline = False
     results: list[BenchResult] = []
     for device in devices:
+        full = DeviceImages(images, labels, device, hflip=preset.train.hflip)
         kinds = sorted({"fp32", *precisions})
         for batch in batch_sizes:
             progress(f"measuring {device}, batch {batch}: "
@@ -229,7 +230,8 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
                 progress(f"batch {batch} needs {needed:,} images a step, the dataset has "
                          f"{len(images):,}: timing it on the dataset repeated")
             imgs, labs = covering(images, labels, needed)
-            data = DeviceImages(imgs, labs, device, hflip=preset.train.hflip)
+            data = full if imgs is images else DeviceImages(imgs, labs, device,
+                                                            hflip=preset.train.hflip)
             runners = [ganzoo_runner(preset, data, batch, p, cuda_graphs) for p in precisions]
             if baseline:
                 runners.insert(0, tutorial_runner(preset, imgs, labs, device, batch))
