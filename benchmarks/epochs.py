@@ -22,16 +22,12 @@ import time
 from pathlib import Path
 
 from ganzoo.datasets import default_data_root
+from ganzoo.errors import DataError
+from ganzoo.idx import read_idx
+from ganzoo.registry import get_registry
 
 HERE = Path(__file__).resolve().parent
 EPOCH_LINE = re.compile(r"^Epoch \[\d+/\d+\] Loss D")
-BATCH = 64  # vanilla-mnist's and the tutorial's
-
-
-def train_images(data_dir: str) -> int:
-    """The image count in the header of MNIST's training IDX file."""
-    with open(Path(data_dir) / "MNIST" / "raw" / "train-images-idx3-ubyte", "rb") as f:
-        return int.from_bytes(f.read(8)[4:], "big")
 
 
 def epoch_seconds(cmd: list[str]) -> list[float]:
@@ -58,12 +54,13 @@ def main() -> None:
         parser.error("--epochs must be at least 2: an epoch is timed from the one before")
 
     try:
-        n = train_images(args.data_dir)
-    except OSError as exc:
-        parser.error(f"no MNIST in {args.data_dir} ({exc.strerror}): run `ganzoo train "
-                     "vanilla-mnist` once, which fetches it, or pass --data-dir")
+        n = len(read_idx(Path(args.data_dir) / "MNIST" / "raw" / "train-images-idx3-ubyte"))
+    except DataError as exc:
+        parser.error(f"{exc}: run `ganzoo train vanilla-mnist` once, which fetches MNIST, "
+                     "or pass --data-dir")
     # the tutorial's DataLoader keeps the last partial batch, ganzoo drops it
-    images = {"ganzoo": n // BATCH * BATCH, "tutorial": n}
+    batch = get_registry().preset("vanilla-mnist").train.batch_size  # the tutorial's too
+    images = {"ganzoo": n // batch * batch, "tutorial": n}
     times: dict[str, list[float]] = {"ganzoo": [], "tutorial": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):

@@ -226,12 +226,12 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
             progress(f"measuring {device}, batch {batch}: "
                      + ", ".join([*(["tutorial"] if baseline else []), *precisions]))
             needed = batch * preset.train.n_critic
-            if needed > len(images):
+            imgs, labs = covering(images, labels, needed)
+            data = full
+            if imgs is not images:
                 progress(f"batch {batch} needs {needed:,} images a step, the dataset has "
                          f"{len(images):,}: timing it on the dataset repeated")
-            imgs, labs = covering(images, labels, needed)
-            data = full if imgs is images else DeviceImages(imgs, labs, device,
-                                                            hflip=preset.train.hflip)
+                data = DeviceImages(imgs, labs, device, hflip=preset.train.hflip)
             runners = [ganzoo_runner(preset, data, batch, p, cuda_graphs) for p in precisions]
             if baseline:
                 runners.insert(0, tutorial_runner(preset, imgs, labs, device, batch))

@@ -88,7 +88,7 @@ class LeanAdam(torch.optim.Adam):
     def _gather(self) -> tuple[list, list, list, list] | None:
         """The tensors the kernel needs, when every parameter has its state on one device
         and dtype; None otherwise (torch's own step handles the rest)."""
-        params = list(self.param_groups[0]["params"]) if len(self.param_groups) == 1 else []
+        params = list(self.param_groups[0]["params"])  # one group: _plain() checks it
         states = [self.state.get(p, {}) for p in params]
         if not params or not all("exp_avg" in s for s in states):
             return None
