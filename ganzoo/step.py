@@ -53,6 +53,8 @@ class TrainStep:
         self.ema_decay = ema_decay
         self.call_g: torch.nn.Module = generator
         self.call_d: torch.nn.Module = discriminator
+        # what opt_d trains; toggled per step, faster than D.requires_grad_ walking modules
+        self._d_params = tuple(discriminator.parameters())
 
     @classmethod
     def create(cls, generator: Generator, discriminator: Discriminator, loss: GANLoss,
@@ -85,7 +87,7 @@ class TrainStep:
         if self.conditional and labels is None:
             raise ConfigError("a class-conditional generator needs the batch's labels")
         n = real.shape[0] // self.n_critic
-        loss_d = real.new_zeros((), dtype=torch.float32)
+        losses_d = []
         for i in range(self.n_critic):
             part = slice(i * n, (i + 1) * n)
             cond = (labels[part],) if self.conditional else ()
@@ -93,11 +95,12 @@ class TrainStep:
             # only the last fakes train G
             with torch.set_grad_enabled(last), self._autocast(real.device):
                 fake = self.call_g(noise[part], *cond)
-            loss_d = loss_d + self._update_d(real[part], fake.detach(), cond)
+            losses_d.append(self._update_d(real[part], fake.detach(), cond))
         loss_g = self._update_g(fake, cond)
         if self.ema is not None:
             self._update_ema()
-        return torch.stack([loss_d.detach() / self.n_critic, loss_g.detach()])
+        loss_d = losses_d[0] if self.n_critic == 1 else torch.stack(losses_d).mean()
+        return torch.stack([loss_d, loss_g]).detach()
 
     def _update_d(self, real: Tensor, fake: Tensor, cond: tuple) -> Tensor:
         D, loss = self.discriminator, self.loss
@@ -120,7 +123,7 @@ class TrainStep:
 
     def _update_g(self, fake: Tensor, cond: tuple) -> Tensor:
         D = self.discriminator
-        D.requires_grad_(False)  # only G is updated: skip D's weight gradients
+        self._d_requires_grad(False)  # only G is updated: skip D's weight gradients
         try:
             with self._autocast(fake.device):
                 fake_logits = D(fake, *cond).float()
@@ -129,8 +132,12 @@ class TrainStep:
             loss_g.backward()
             self.opt_g.step()
         finally:
-            D.requires_grad_(True)
+            self._d_requires_grad(True)
         return loss_g
+
+    def _d_requires_grad(self, on: bool) -> None:
+        for p in self._d_params:
+            p.requires_grad_(on)
 
     @torch.no_grad()
     def _update_ema(self) -> None:

@@ -26,6 +26,13 @@ def _same(a: nn.Module, b: nn.Module) -> bool:
     return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
+def _same_state(opt: torch.optim.Optimizer, ref: torch.optim.Optimizer) -> bool:
+    mine, theirs = opt.state_dict()["state"], ref.state_dict()["state"]
+    return mine.keys() == theirs.keys() and all(
+        torch.equal(mine[i][key], theirs[i][key])
+        for i in mine for key in ("exp_avg", "exp_avg_sq", "step"))
+
+
 def _pair(lr: float = 1e-2):
     lean, stock = _model(), _model()
     return (lean, LeanAdam(lean.parameters(), lr=lr, betas=(0.5, 0.999), fused=True),
@@ -48,10 +55,7 @@ def test_lean_adam_matches_torch_fused_adam_bit_for_bit():
     opt._torch_step = not_torch
     _train(lean, opt, 1, seed=9)
     _train(stock, ref, 1, seed=9)
-    assert _same(lean, stock)
-    for p, q in zip(lean.parameters(), stock.parameters(), strict=True):
-        for key in ("exp_avg", "exp_avg_sq", "step"):
-            assert torch.equal(opt.state[p][key], ref.state[q][key])
+    assert _same(lean, stock) and _same_state(opt, ref)
 
 
 def test_lean_adam_follows_a_changed_learning_rate():
@@ -89,7 +93,8 @@ def test_a_copy_of_lean_adam_updates_its_own_model():
     twin = copy.deepcopy((lean, opt))  # as `ganzoo bench` copies a step to count FLOPs
     _train(*twin, 3, seed=5)
     _train(stock, ref, 3, seed=5)
-    assert _same(twin[0], stock) and not _same(lean, stock)
+    assert _same(twin[0], stock) and _same_state(twin[1], ref)
+    assert not _same(lean, stock) and opt.state_dict()["state"][0]["step"] == 2
 
 
 def test_lean_adam_leaves_a_parameter_without_gradient_alone():
@@ -99,7 +104,8 @@ def test_lean_adam_leaves_a_parameter_without_gradient_alone():
     for model, o in ((lean, opt), (stock, ref)):
         model[2].requires_grad_(False)
         _train(model, o, 3, seed=7)
-    assert _same(lean, stock)
+    assert _same(lean, stock) and _same_state(opt, ref)  # its step count stood still too
+    assert [int(opt.state[p]["step"]) for p in lean.parameters()] == [5, 5, 2, 2]
 
 
 def test_lean_adam_runs_step_hooks_once_per_step():
@@ -108,3 +114,14 @@ def test_lean_adam_runs_step_hooks_once_per_step():
     opt.register_step_post_hook(lambda *_: calls.append(1))
     _train(lean, opt, 3)  # the first step through torch's Adam, then the direct path
     assert calls == [1, 1, 1]
+
+
+def test_lean_adam_zero_grad_drops_or_zeroes_the_gradients():
+    lean, opt, _, _ = _pair()
+    _train(lean, opt, 2)
+    lean(torch.ones(1, 12)).sum().backward()
+    opt.zero_grad()
+    assert all(p.grad is None for p in lean.parameters())
+    lean(torch.ones(1, 12)).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.any() for p in lean.parameters())

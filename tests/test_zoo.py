@@ -156,9 +156,13 @@ def test_n_critic_updates_d_several_times_per_g_update_each_on_its_own_batch():
     seen = []
     forward = step.discriminator.forward
     step.discriminator.forward = lambda x, *a: seen.append(x.detach().clone()) or forward(x, *a)
+    d_losses = []
+    update_d = step._update_d
+    step._update_d = lambda *a: d_losses.append(update_d(*a).detach()) or d_losses[-1]
     real, _ = _batch(12)
     losses = step(real)
     assert losses.shape == (2,) and torch.isfinite(losses).all()
+    assert len(d_losses) == 3 and torch.allclose(losses[0], sum(d_losses) / 3)  # their mean
     d_state = step.opt_d.state[next(iter(step.discriminator.parameters()))]
     g_state = step.opt_g.state[next(iter(step.generator.parameters()))]
     assert d_state["step"].item() == 3 and g_state["step"].item() == 1
