@@ -53,8 +53,9 @@ class TrainStep:
         self.ema_decay = ema_decay
         self.call_g: torch.nn.Module = generator
         self.call_d: torch.nn.Module = discriminator
-        # what opt_d trains; toggled per step, faster than D.requires_grad_ walking modules
-        self._d_params = tuple(discriminator.parameters())
+        # D's trained weights, switched off in G updates (a frozen one stays frozen); a
+        # list is faster to walk each step than D.requires_grad_, which walks the modules
+        self._d_params = tuple(p for p in discriminator.parameters() if p.requires_grad)
 
     @classmethod
     def create(cls, generator: Generator, discriminator: Discriminator, loss: GANLoss,

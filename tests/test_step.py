@@ -57,6 +57,18 @@ def test_fast_step_matches_the_eager_reference():
     assert all(p.requires_grad for p in D.parameters())
 
 
+def test_a_frozen_discriminator_weight_stays_frozen():
+    parts = vanilla_parts()
+    G, D = parts.generator, parts.discriminator
+    frozen = D.net[0].weight.requires_grad_(False)
+    before = frozen.detach().clone()
+    step = TrainStep.create(G, D, parts.loss, get_registry().preset("vanilla-mnist").train)
+    for _ in range(2):
+        step(torch.rand(8, 1, 28, 28) * 2 - 1)
+    assert not frozen.requires_grad and torch.equal(frozen, before)
+    assert all(p.requires_grad for p in D.parameters() if p is not frozen)
+
+
 def test_baseline_is_the_tutorial_code():
     """ganzoo.baseline over vanilla-mnist's parts == the seed's code, step for step."""
     from tutorial_seed import Tutorial
