@@ -66,7 +66,9 @@ class DeviceImages:
         for i in range(start, self.steps_per_epoch(step)):
             first = i * step + rank * batch_size
             batch = slice(first, first + batch_size)
-            yield to_unit_range(self._source[source_rows[batch]]), self.labels[label_rows[batch]]
+            # index_select: on the CPU a quarter of what indexing with a tensor costs
+            images = self._source.index_select(0, source_rows[batch])
+            yield to_unit_range(images), self.labels.index_select(0, label_rows[batch])
 
     def epoch(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
         """A fresh random order's batches."""
