@@ -219,16 +219,17 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
                  "updates or a D regularizer); measuring ganzoo alone")
         baseline = False
     results: list[BenchResult] = []
+    kinds = sorted({"fp32", *precisions})  # the peaks to measure: fp32 for the tutorial
     for device in devices:
         full = DeviceImages(images, labels, device, hflip=preset.train.hflip)
-        kinds = sorted({"fp32", *precisions})
         for batch in batch_sizes:
             progress(f"measuring {device}, batch {batch}: "
                      + ", ".join([*(["tutorial"] if baseline else []), *precisions]))
             needed = batch * preset.train.n_critic
             imgs, labs = covering(images, labels, needed)
-            data = full
-            if imgs is not images:
+            if imgs is images:
+                data = full
+            else:
                 progress(f"batch {batch} needs {needed:,} images a step, the dataset has "
                          f"{len(images):,}: timing it on the dataset repeated")
                 data = DeviceImages(imgs, labs, device, hflip=preset.train.hflip)
