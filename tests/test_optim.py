@@ -4,6 +4,7 @@ import copy
 
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from ganzoo.optim import LeanAdam, adam
 
@@ -125,3 +126,26 @@ def test_lean_adam_zero_grad_drops_or_zeroes_the_gradients():
     lean(torch.ones(1, 12)).sum().backward()
     opt.zero_grad(set_to_none=False)
     assert all(p.grad is not None and not p.grad.any() for p in lean.parameters())
+
+
+def test_lean_adam_runs_step_hooks_and_shows_in_the_profiler():
+    lean, opt, stock, ref = _pair()
+    _train(lean, opt, 2)
+    _train(stock, ref, 2)
+    seen = []
+    mine = opt.register_step_post_hook(lambda o, args, kwargs: seen.append("mine"))
+    every = register_optimizer_step_pre_hook(
+        lambda o, args, kwargs: seen.append("global"))
+    try:
+        _train(lean, opt, 1, seed=4)
+    finally:
+        mine.remove()
+        every.remove()
+    assert seen == ["global", "mine"]
+    with torch.profiler.profile() as prof:
+        _train(lean, opt, 1, seed=5)
+    assert any(e.name == "Optimizer.step#LeanAdam.step" for e in prof.events())
+    _train(lean, opt, 2, seed=6)  # unwatched again: the direct kernel call
+    for steps, seed in ((1, 4), (1, 5), (2, 6)):
+        _train(stock, ref, steps, seed=seed)
+    assert _same(lean, stock) and _same_state(opt, ref)
