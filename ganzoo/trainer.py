@@ -250,7 +250,8 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
                     run.append_record(record)
                 if main and (epoch % settings.sample_every == 0 or last):
                     _save_samples(shown, fixed_noise, run.samples / f"epoch-{epoch:04d}.png")
-                    save_loss_plot(history, run.root / "loss.png", preset.name)
+                    if len(history) > 1 or last:  # one epoch is no curve yet
+                        save_loss_plot(history, run.root / "loss.png", preset.name)
                 saved = loop.save(epoch + 1)
             except Diverged as exc:
                 if options.on_nan != "rollback" or rollbacks == MAX_ROLLBACKS:

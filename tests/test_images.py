@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from ganzoo.images import grid, save_grid
+from ganzoo.images import grid, save_grid, save_loss_plot
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -21,3 +21,13 @@ def test_save_grid_writes_a_png_of_the_grid(tmp_path):
     with Image.open(tmp_path / "g.png") as img:
         assert img.mode == "L" and img.size == (2 * 5 + 2, 2 * 5 + 2)
         assert torch.equal(torch.from_numpy(np.array(img)), grid(x, 2)[..., 0])
+
+
+def test_loss_plot_has_a_quality_panel_only_when_quality_was_measured(tmp_path):
+    records = [{"epoch": i, "loss_d": 0.5 + i / 10, "loss_g": 1.5 - i / 10} for i in range(3)]
+    save_loss_plot(records, tmp_path / "losses.png", "a title")
+    records[1]["quality"] = {"fid": 300.0, "classifier_score": 2.0}
+    save_loss_plot(records, tmp_path / "scored.png", "a title")
+    for name, size in (("losses.png", (700, 400)), ("scored.png", (700, 700))):
+        with Image.open(tmp_path / name) as img:
+            assert img.format == "PNG" and img.size == size
