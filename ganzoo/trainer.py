@@ -205,6 +205,11 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
         if main:
             run.create(preset)
             run.remove_partial_writes()
+            newest = checkpoints_in(run.root)[-1:]
+            if newest and newest[0].resolve() == resume_from.path.resolve():
+                # a kill between a save and its pruning left one too many: prune now, or
+                # repeated kills would pile them up (never a checkpoint resumed from)
+                run.prune_checkpoints(settings.keep_checkpoints)
             run.rewrite_records(history)
         where = f"epoch {start_epoch}" + (f", step {resume_from.step}" if resume_from.step else "")
         say(f"Resuming {preset.name} from {resume_from.path} ({where})")

@@ -96,3 +96,24 @@ def test_resume_refuses_changed_settings_and_keeps_files(mnist_root, tmp_path):
     assert_clean_error(result, "only --epochs and --eval-every may change")
     after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_resume_prunes_what_a_kill_left_beyond_keep_checkpoints(mnist_root, tmp_path):
+    """A kill between a save and its pruning leaves extra checkpoints; resuming from the
+    newest prunes them before training, and resuming from an older one deletes nothing."""
+    run = tmp_path / "run"
+    train(mnist_root, run, "--epochs", "3", "--set", "keep_checkpoints=2")
+    ckpts = run / "checkpoints"
+    newest = ckpts / "epoch-0003.safetensors"
+    for epoch in (1, 2):  # as if two saves had been cut off before pruning
+        (ckpts / f"epoch-{epoch:04d}.safetensors").write_bytes(newest.read_bytes())
+    older = ckpts / "epoch-0001.safetensors"
+    result = run_cli("train", "vanilla-mnist", "--resume", older, "--data-dir", mnist_root,
+                     "--epochs", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert len(list(ckpts.glob("*.safetensors"))) == 3  # the one resumed from is kept
+    result = run_cli("train", "vanilla-mnist", "--resume", run, "--data-dir", mnist_root,
+                     "--epochs", "3", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in ckpts.glob("*.safetensors")) == [
+        "epoch-0002.safetensors", "epoch-0003.safetensors"]
