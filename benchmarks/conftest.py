@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from ganzoo.baseline import PILImages
-from ganzoo.batches import DeviceImages
+from ganzoo.bench.baseline import PILImages
+from ganzoo.engine.batches import DeviceImages
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

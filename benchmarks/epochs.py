@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ganzoo.datasets import default_data_root
-from ganzoo.errors import DataError
-from ganzoo.idx import read_idx
-from ganzoo.registry import get_registry
+from ganzoo.core.datasets import default_data_root
+from ganzoo.core.errors import DataError
+from ganzoo.core.idx import read_idx
+from ganzoo.core.plugins import get_registry
 
 HERE = Path(__file__).resolve().parent
 EPOCH_LINE = re.compile(r"^Epoch \[\d+/\d+\] Loss D")

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import torch
 
-from ganzoo.baseline import TutorialStep, tutorial_loader
-from ganzoo.build import build
-from ganzoo.datasets import default_data_root
-from ganzoo.images import save_grid
-from ganzoo.quality import scorer_for
-from ganzoo.registry import get_registry
-from ganzoo.sampling import load_generator
-from ganzoo.trainer import RunOptions, train
+from ganzoo.bench.baseline import TutorialStep, tutorial_loader
+from ganzoo.core.build import build
+from ganzoo.core.datasets import default_data_root
+from ganzoo.core.plugins import get_registry
+from ganzoo.engine.images import save_grid
+from ganzoo.engine.loop import train
+from ganzoo.engine.recovery import RunOptions
+from ganzoo.evaluation.quality import scorer_for
+from ganzoo.evaluation.sampling import load_generator
 
 
 def train_tutorial(preset, data_root: Path, epochs: int):

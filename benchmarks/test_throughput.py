@@ -10,9 +10,9 @@ import torch
 from conftest import DEVICES
 from tutorial_seed import Tutorial
 
-from ganzoo.build import build
-from ganzoo.registry import get_registry
-from ganzoo.step import TrainStep
+from ganzoo.core.build import build
+from ganzoo.core.plugins import get_registry
+from ganzoo.engine.step import TrainStep
 
 
 def sync(device):

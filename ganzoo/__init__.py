@@ -1,19 +1,45 @@
 """ganzoo: a plugin-based GAN zoo for PyTorch.
 
+In a notebook::
+
+    import ganzoo
+    run = ganzoo.train("vanilla-mnist", epochs=5)   # -> ganzoo.Run
+    images = run.sample(16)                         # (16, 1, 28, 28) in [-1, 1]
+    print(ganzoo.evaluate(run, n=1000))             # -> ganzoo.Report
+
 A plugin author needs only what is exported here::
 
-    from ganzoo import Generator, Discriminator, GANLoss, Dataset, Evaluator, Preset, hookimpl
+    from ganzoo import Generator, Discriminator, GANLoss, Dataset, Preset, hookimpl
 """
 
-from .errors import (
+from .api import (
+    Report,
+    Run,
+    bench,
+    evaluate,
+    list_components,
+    list_presets,
+    load,
+    resolve_preset,
+    show_preset,
+    train,
+)
+from .core.config import settable_keys
+from .core.datasets import SPLITS as IDX_SPLITS
+from .core.datasets import IdxDataset, default_data_root, torchvision_download
+from .core.errors import (
+    CallbackError,
     CheckpointError,
     ConfigError,
     DataError,
     GanzooError,
+    Interrupted,
     PluginError,
     TrainingError,
 )
-from .interfaces import (
+from .core.idx import read_idx, write_idx
+from .core.interfaces import (
+    Callback,
     ComponentRef,
     Dataset,
     Discriminator,
@@ -23,11 +49,15 @@ from .interfaces import (
     Preset,
     TrainSettings,
 )
-from .registry import get_registry, hookimpl, in_process_plugin
-
-__version__ = "0.1.0"
+from .core.layers import mlp_layers
+from .core.plugins import get_registry, hookimpl, in_process_plugin
+from .core.presetfile import load_preset_file, preset_to_toml
+from .core.version import __version__
 
 __all__ = [
+    "IDX_SPLITS",
+    "CallbackError",
+    "Callback",
     "CheckpointError",
     "ComponentRef",
     "ConfigError",
@@ -38,12 +68,32 @@ __all__ = [
     "GANLoss",
     "GanzooError",
     "Generator",
+    "IdxDataset",
+    "Interrupted",
     "PluginError",
     "Preset",
+    "Report",
+    "Run",
     "TrainSettings",
     "TrainingError",
     "__version__",
+    "bench",
+    "default_data_root",
+    "evaluate",
     "get_registry",
     "hookimpl",
     "in_process_plugin",
+    "list_components",
+    "list_presets",
+    "load",
+    "load_preset_file",
+    "mlp_layers",
+    "preset_to_toml",
+    "read_idx",
+    "resolve_preset",
+    "settable_keys",
+    "show_preset",
+    "torchvision_download",
+    "train",
+    "write_idx",
 ]

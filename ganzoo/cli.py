@@ -1,20 +1,55 @@
-"""The ``ganzoo`` command line."""
+"""The ``ganzoo`` command line: a thin click layer over the Python API in :mod:`ganzoo.api`.
+
+It parses options, calls the API, and prints; an expected error (a
+:class:`~ganzoo.GanzooError`) becomes one ``Error: ...`` line and its exit code.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from . import __version__
-from .config import apply_overrides, parse_overrides, settable_keys
-from .registry import KINDS, PLURALS, get_registry, normalize_kind
+from . import api
+from .core.config import parse_pairs, settable_keys
+from .core.errors import ConfigError, GanzooError, Interrupted, RunExists
+from .core.plugins import KINDS, PLURALS, get_registry, normalize_kind
+from .core.version import __version__
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+class _Failed(click.ClickException):
+    def __init__(self, error: GanzooError) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+
+
+class _Group(click.Group):
+    """Turns the library's errors into click's: one line, the error's exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Interrupted as exc:
+            if not exc.message:  # a DDP rank other than 0: rank 0 said it
+                raise SystemExit(exc.exit_code) from None
+            raise _Failed(exc) from None
+        except GanzooError as exc:
+            raise _Failed(exc) from None
+
+
+def _pairs(sets: tuple[str, ...]) -> dict:
+    """--set KEY=VALUE options as Python values, errors spelled with the flag."""
+    try:
+        return parse_pairs(sets)
+    except ConfigError as exc:
+        raise ConfigError(f"--set {exc.message}") from None
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="ganzoo")
 def main() -> None:
     """ganzoo: a plugin-based GAN zoo for PyTorch.
@@ -25,6 +60,7 @@ def main() -> None:
       ganzoo train vanilla-mnist
       ganzoo train vanilla-mnist --epochs 5 --set lr_g=1e-4 --out runs/try
       ganzoo train vanilla-mnist --resume runs/try --epochs 10
+      ganzoo train my-preset.toml
       ganzoo sample runs/try -n 64 -o grid.png
       ganzoo eval runs/try
     """
@@ -33,17 +69,20 @@ def main() -> None:
 @main.command("list")
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False, default="*")
-def list_cmd(kind: str | None, pattern: str) -> None:
-    """List registered presets, models, losses, datasets and evaluators.
+@click.option("--show", "show", metavar="PRESET",
+              help="Print PRESET (a name or file) as TOML, to copy, edit and train.")
+def list_cmd(kind: str | None, pattern: str, show: str | None) -> None:
+    """List registered presets, models, losses, datasets, evaluators and callbacks.
 
-    KIND is one of presets, generators, discriminators, losses, datasets, evaluators
-    (default: all);
-    PATTERN is a shell-style wildcard such as 'vanilla*'.
+    KIND is one of presets, generators, discriminators, losses, datasets, evaluators,
+    callbacks (default: all); PATTERN is a shell-style wildcard such as 'vanilla*'.
     """
-    registry = get_registry()
+    if show is not None:
+        click.echo(api.show_preset(show), nl=False)
+        return
     kinds = [normalize_kind(kind)] if kind else list(KINDS)
     for k in kinds:
-        entries = registry.list(k, pattern)
+        entries = api.list_components(k, pattern)
         click.secho(f"{PLURALS[k]}:", bold=True)
         if not entries:
             click.echo("  (none)")
@@ -74,25 +113,12 @@ def plugins(as_json: bool) -> None:
         click.echo("no plugins loaded")
 
 
-def _flat(preset) -> dict:
-    data = preset.to_dict()
-    return {**data.pop("train"), **data}
-
-
-def _cadence(ctx, param, value: str) -> tuple[int | None, float | None]:
-    """'500' -> every 500 steps; '90s' / '10m' -> every 90 seconds / 10 minutes; '0' -> off."""
-    text = value.strip().lower()
-    scale = {"s": 1.0, "m": 60.0}.get(text[-1:]) if text else None
+def _cadence(ctx, param, value: str) -> str:
     try:
-        number = float(text[:-1]) if scale else int(text)
-    except ValueError:
-        raise click.BadParameter(f"expected steps (500), seconds (90s) or minutes (10m), "
-                                 f"got {value!r}") from None
-    if not 0 <= number < float("inf"):
-        raise click.BadParameter(f"must be a number >= 0, got {value!r}")
-    if not number:
-        return None, None
-    return (None, number * scale) if scale else (int(number), None)
+        api.training.parse_cadence(value)
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message.partition(": ")[2]) from None
+    return value
 
 
 @main.command()
@@ -130,51 +156,30 @@ def _cadence(ctx, param, value: str) -> tuple[int | None, float | None]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
           sets, precision, cuda_graphs, cadence, on_save_error, on_nan, quiet) -> None:
-    """Train PRESET (see 'ganzoo list presets').
+    """Train PRESET: a registered name (see 'ganzoo list presets'), a preset file
+    (.toml) or a run's config.json.
 
     \b
     Examples:
       ganzoo train vanilla-mnist
       ganzoo train vanilla-mnist --epochs 2 --batch-size 128 --out runs/quick
       ganzoo train vanilla-mnist --resume runs/quick --epochs 4
+      ganzoo train runs/quick/config.json --out runs/again
     """
-    from .errors import Interrupted
-    from .trainer import RunOptions
-    from .trainer import train as run_training
-
     flags = {"epochs": epochs, "batch_size": batch_size, "lr_g": lr, "lr_d": lr, "seed": seed,
              "eval_every": eval_every}
-    overrides = parse_overrides(sets)
-    overrides.update({k: str(v) for k, v in flags.items() if v is not None})
-    base = get_registry().preset(preset)
-    if resume is not None:
-        from .checkpoint import load_training
-        from .trainer import find_checkpoint
-
-        saved = load_training(find_checkpoint(resume)).preset
-        if saved.name != base.name:
-            raise click.UsageError(f"{resume} is a run of preset {saved.name!r}, not "
-                                   f"{base.name!r}")
-        base = saved
-    resolved = apply_overrides(base, overrides)
-    if resume is not None:
-        free = {"epochs", "eval_every"}
-        changed = sorted(k for k, v in _flat(resolved).items()
-                         if k not in free and v != _flat(base)[k])
-        if changed:
-            raise click.UsageError(f"a resumed run keeps its settings; only --epochs and "
-                                   f"--eval-every may change (got {', '.join(changed)})")
-    every_steps, every_s = cadence
-    options = RunOptions(device=device, out=out, data_dir=data_dir, resume=resume,
-                         precision=precision, cuda_graphs=cuda_graphs, quiet=quiet,
-                         checkpoint_every_steps=every_steps, checkpoint_every_s=every_s,
-                         on_save_error=on_save_error, on_nan=on_nan)
+    overrides = {**_pairs(sets), **{k: v for k, v in flags.items() if v is not None}}
+    named = overrides.pop("callbacks", [])  # registered callbacks join the preset's
+    if not isinstance(named, list):
+        raise ConfigError(f"--set callbacks: expected a JSON list of names, got {named!r}")
     try:
-        run_training(resolved, options)
-    except Interrupted as exc:
-        if exc.message:
-            raise
-        raise SystemExit(exc.exit_code) from None  # a DDP rank other than 0: rank 0 said it
+        api.train(preset, out=out, resume=resume, device=device, quiet=quiet, callbacks=named,
+                  data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
+                  checkpoint_every=cadence, on_nan=on_nan, on_save_error=on_save_error,
+                  **overrides)
+    except RunExists as exc:
+        raise ConfigError(f"{exc.root} already holds a run; continue it with --resume "
+                          f"{exc.root} or choose another --out") from None
     except KeyboardInterrupt:  # a second Ctrl-C: saved files are whole (atomic writes)
         click.echo("Interrupted again: stopped at once; every checkpoint on disk is intact.",
                    err=True)
@@ -201,14 +206,16 @@ def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
       ganzoo sample runs/try -n 64 -o grid.png
       ganzoo sample runs/cgan --class 7 -o sevens.png
     """
-    from .sampling import sample_grid
-    from .trainer import resolve_device
+    from .engine.devices import resolve_device
+    from .evaluation.sampling import sample_grid
 
     try:
         epoch = sample_grid(source, out, n=count, seed=seed, device=resolve_device(device),
                             label=label)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
+    except ConfigError as exc:
+        if label is None:
+            raise
+        raise ConfigError(f"--class {label}: {exc.message}") from None
     click.echo(f"wrote {count} samples (generator after {epoch} epochs) to {out}")
 
 
@@ -230,43 +237,32 @@ def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: 
     the classes covered and KL(predicted classes || uniform), for SOURCE's samples and, as
     the floor, for real training images, both against the test split.
     """
-    from .datasets import default_data_root
-    from .quality import evaluate, format_report
-    from .trainer import resolve_device
+    from .evaluation.report import evaluate
 
-    report = evaluate(source, data_dir or default_data_root(), resolve_device(device),
-                      n=count, seed=seed, with_floor=not no_floor,
-                      say=lambda msg: click.echo(msg, err=True))
-    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+    report = evaluate(source, count, device=device, data_dir=data_dir, seed=seed,
+                      with_floor=not no_floor, say=lambda msg: click.echo(msg, err=True))
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
 
 
-def _int_list(ctx, param, value: str) -> list[int]:
-    try:
-        sizes = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
-    if not sizes or min(sizes) <= 0:
-        raise click.BadParameter(f"batch sizes must be positive, got {value!r}")
-    return sizes
-
-
-def _choices(allowed: tuple[str, ...]):
-    def parse(ctx, param, value: str) -> list[str]:
-        items = [v.strip() for v in value.split(",") if v.strip()]
-        bad = [v for v in items if v not in allowed]
-        if bad or not items:
-            raise click.BadParameter(f"choose from {', '.join(allowed)}; got {value!r}")
+def _split(parse: Callable[[str], object], what: str):
+    def callback(ctx, param, value: str) -> list:
+        try:
+            items = [parse(v.strip()) for v in value.split(",") if v.strip()]
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated {what}, got {value!r}") from None
+        if not items:
+            raise click.BadParameter(f"expected comma-separated {what}, got {value!r}")
         return items
 
-    return parse
+    return callback
 
 
 @main.command()
 @click.argument("preset")
 @click.option("--batch-size", "batch_sizes", default="64", show_default=True,
-              callback=_int_list, help="Comma-separated batch sizes, e.g. 64,1024,4096.")
+              callback=_split(int, "integers"), help="Comma-separated batch sizes, e.g. 64,1024.")
 @click.option("--precision", "precisions", default="fp32", show_default=True,
-              callback=_choices(("fp32", "bf16")), help="Comma-separated: fp32,bf16.")
+              callback=_split(str, "precisions"), help="Comma-separated: fp32,bf16.")
 @click.option("--device", "devices", default=None,
               help="Comma-separated devices (default: cuda if available, else cpu).")
 @click.option("--seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
@@ -289,19 +285,15 @@ def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, cuda_g
     """
     import torch
 
-    from .bench import format_table, run_bench
-    from .datasets import default_data_root
-    from .trainer import resolve_device
+    from .bench.throughput import format_table
 
-    resolved = apply_overrides(get_registry().preset(preset), parse_overrides(sets))
-    names = devices.split(",") if devices else [None]
-    chosen = [resolve_device(n.strip() if n else None) for n in names]
-    progress = (lambda msg: None) if as_json else (lambda msg: click.echo(msg, err=True))
-    results = run_bench(resolved, data_dir or default_data_root(), chosen, batch_sizes,
-                        precisions, baseline=not no_baseline, seconds=seconds,
-                        cuda_graphs=cuda_graphs, progress=progress)
+    results = api.bench(preset, batch_sizes=batch_sizes, precisions=precisions,
+                        devices=[d.strip() for d in devices.split(",")] if devices else None,
+                        seconds=seconds, baseline=not no_baseline, cuda_graphs=cuda_graphs,
+                        data_dir=data_dir, **_pairs(sets),
+                        progress=None if as_json else lambda msg: click.echo(msg, err=True))
     if as_json:
-        info = {"preset": resolved.name, "torch": torch.__version__,
+        info = {"preset": api.resolve_preset(preset).name, "torch": torch.__version__,
                 "threads": torch.get_num_threads(), "results": [r.to_dict() for r in results]}
         click.echo(json.dumps(info, indent=2))
     else:

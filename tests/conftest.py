@@ -5,7 +5,7 @@ import pytest
 import torch
 from helpers import make_mnist_root
 
-from ganzoo.registry import reset_registry
+from ganzoo.core.plugins import reset_registry
 
 
 @pytest.fixture

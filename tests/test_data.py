@@ -11,8 +11,8 @@ from ganzoo_vanilla import mnist
 from helpers import fake_digits, write_idx
 
 from ganzoo import DataError
-from ganzoo.batches import DeviceImages
-from ganzoo.idx import read_idx
+from ganzoo.core.idx import read_idx
+from ganzoo.engine.batches import DeviceImages
 
 
 def test_idx_round_trip_raw_and_gzip(tmp_path):

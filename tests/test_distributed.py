@@ -14,9 +14,9 @@ import torch.multiprocessing as mp
 from helpers import make_mnist_root, run_cli
 from safetensors import safe_open
 
-from ganzoo.config import apply_overrides
-from ganzoo.registry import get_registry
-from ganzoo.trainer import checkpoints_in
+from ganzoo.core.config import apply_overrides
+from ganzoo.core.plugins import get_registry
+from ganzoo.engine.rundir import checkpoints_in
 
 BATCH = 16  # per rank
 
@@ -37,8 +37,9 @@ def _rank(rank, world, port, data_root, out, sets, dump_dir, resume):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from ganzoo import step as step_module
-    from ganzoo.trainer import RunOptions, train
+    from ganzoo.engine import step as step_module
+    from ganzoo.engine.loop import train
+    from ganzoo.engine.recovery import RunOptions
 
     made = []
     create = step_module.TrainStep.create.__func__
@@ -65,7 +66,7 @@ def run_ranks(world, data_root, out, sets, dump_dir, resume=None):
 def test_two_ranks_stay_identical_write_once_and_resume_in_one_process(tmp_path):
     data = make_mnist_root(tmp_path / "data", n_train=128)
     out = tmp_path / "run"
-    sets = {"batch_size": str(BATCH), "epochs": "2", "sample_every": "1"}
+    sets = {"batch_size": BATCH, "epochs": 2, "sample_every": 1}
     rank0, rank1 = run_ranks(2, data, out, sets, tmp_path)
     for part in ("generator", "discriminator"):
         assert rank0[part].keys() == rank1[part].keys()
@@ -92,7 +93,7 @@ def test_a_single_process_run_resumes_on_two_ranks(tmp_path):
     result = run_cli("train", "vanilla-mnist", "--data-dir", data, "--out", out, "--epochs", "1",
                      "--batch-size", str(BATCH), "--quiet")
     assert result.exit_code == 0, result.output
-    run_ranks(2, data, out, {"batch_size": str(BATCH), "epochs": "2"}, tmp_path, resume=out)
+    run_ranks(2, data, out, {"batch_size": BATCH, "epochs": 2}, tmp_path, resume=out)
     ckpt = out / "checkpoints" / "epoch-0002.safetensors"
     with safe_open(str(ckpt), framework="pt") as f:
         assert f.metadata()["world_size"] == "2"
@@ -103,8 +104,8 @@ def test_two_ranks_take_the_step_of_one_process_with_the_global_batch(tmp_path):
     """Gradients are averaged over the global batch: after one step on 2 x 16 images, Adam's
     first moments (0.1 x the gradient) and the weights match one process on 32 images."""
     data = make_mnist_root(tmp_path / "data", n_train=2 * BATCH)
-    sets = {"epochs": "1", "hflip": "false"}
-    run_ranks(2, data, tmp_path / "ddp", {**sets, "batch_size": str(BATCH)}, tmp_path)
+    sets = {"epochs": 1, "hflip": False}
+    run_ranks(2, data, tmp_path / "ddp", {**sets, "batch_size": BATCH}, tmp_path)
     result = run_cli("train", "vanilla-mnist", "--data-dir", data, "--out", tmp_path / "one",
                      "--epochs", "1", "--batch-size", str(2 * BATCH), "--set", "hflip=false",
                      "--quiet")

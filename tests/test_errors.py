@@ -7,7 +7,7 @@ from helpers import assert_clean_error, run_cli
 
 import ganzoo
 from ganzoo import Preset, in_process_plugin
-from ganzoo.registry import get_registry
+from ganzoo.core.plugins import get_registry
 
 
 def train(*args):

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as safetensors_bytes
 
-from ganzoo import CheckpointError, ConfigError, DataError, GanzooError, checkpoint
-from ganzoo.build import build
-from ganzoo.config import TRAIN_FIELDS, apply_overrides, parse_overrides
-from ganzoo.idx import read_idx
-from ganzoo.registry import get_registry
+from ganzoo import CheckpointError, ConfigError, DataError, GanzooError
+from ganzoo.core.build import build
+from ganzoo.core.config import TRAIN_FIELDS, apply_overrides, parse_pairs
+from ganzoo.core.idx import read_idx
+from ganzoo.core.plugins import get_registry
+from ganzoo.engine import checkpoint
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -77,7 +78,7 @@ values = st.one_of(st.text(max_size=12), st.integers(-10**3, 10**3).map(str),
 def test_set_overrides(items):
     preset = get_registry().preset("vanilla-mnist")
     try:
-        resolved = apply_overrides(preset, parse_overrides(items))
+        resolved = apply_overrides(preset, parse_pairs(items))
         build(resolved)
     except ConfigError as exc:
         assert "\n" not in str(exc).strip() or str(exc).count("\n") < 3
@@ -113,7 +114,7 @@ def load_and_restore(path):
     """What `ganzoo train --resume` does with a checkpoint, up to training."""
     ckpt = checkpoint.load_training(path)
     parts = build(ckpt.preset)
-    from ganzoo.step import TrainStep
+    from ganzoo.engine.step import TrainStep
 
     step = TrainStep.create(parts.generator, parts.discriminator, parts.loss, ckpt.preset.train)
     checkpoint.restore_training(ckpt, generator=step.generator, discriminator=step.discriminator,

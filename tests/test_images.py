@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from ganzoo.images import grid, save_grid, save_loss_plot
+from ganzoo.engine.images import grid, save_grid, save_loss_plot
 
 
 @pytest.mark.parametrize("channels", [1, 3])

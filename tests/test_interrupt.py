@@ -14,8 +14,9 @@ import torch
 from helpers import run_cli
 
 import ganzoo
-from ganzoo import checkpoint, in_process_plugin
-from ganzoo.trainer import checkpoints_in, find_checkpoint
+from ganzoo import in_process_plugin
+from ganzoo.engine import checkpoint
+from ganzoo.engine.rundir import checkpoints_in, find_checkpoint
 
 
 def cli(*args):
@@ -145,7 +146,7 @@ def test_sigkill_at_random_moments_never_leaves_a_bad_newest_checkpoint(tmp_path
 @pytest.mark.parametrize("policy", ["stop", "continue"])
 def test_a_failed_checkpoint_write_keeps_the_previous(tmp_path, mnist_root, monkeypatch,
                                                       policy):
-    from ganzoo import fileio
+    from ganzoo.core import fileio
 
     args = ("train", "vanilla-mnist", "--data-dir", mnist_root, "--batch-size", 64, "-q",
             "--out", tmp_path / "run")
@@ -249,7 +250,7 @@ def test_rollback_on_nan_reloads_the_last_good_checkpoint_with_half_the_lr(
         rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
         assert [json.loads(r)["epoch"] for r in rows] == [0, 1, 2]
     else:  # NaN every time: gives up after MAX_ROLLBACKS with the usual message
-        from ganzoo.trainer import MAX_ROLLBACKS
+        from ganzoo.engine.recovery import MAX_ROLLBACKS
 
         assert result.exit_code == 2
         assert result.output.count("Rolled back") == MAX_ROLLBACKS

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from ganzoo.optim import LeanAdam, adam
+from ganzoo.engine.optim import LeanAdam, adam
 
 
 def _model(seed: int = 0) -> nn.Module:

@@ -11,9 +11,9 @@ import torch
 from helpers import assert_clean_error, run_cli
 
 from ganzoo import ConfigError, Evaluator
-from ganzoo.build import build_component
-from ganzoo.quality import Scorer, evaluator_path, load_evaluator, scorer_for
-from ganzoo.registry import get_registry
+from ganzoo.core.build import build_component
+from ganzoo.core.plugins import get_registry
+from ganzoo.evaluation.quality import Scorer, evaluator_path, load_evaluator, scorer_for
 
 
 class Probe(Evaluator):

@@ -8,8 +8,8 @@ from torch import nn
 
 import ganzoo
 from ganzoo import ComponentRef, PluginError, Preset, in_process_plugin
-from ganzoo.build import build
-from ganzoo.registry import get_registry
+from ganzoo.core.build import build
+from ganzoo.core.plugins import get_registry
 
 
 def plugin(**hooks):
@@ -85,14 +85,14 @@ def test_a_failing_hook_skips_only_that_plugin(monkeypatch):
         assert "FAILED" in run_cli("plugins").output
 
         monkeypatch.setenv("GANZOO_STRICT_PLUGINS", "1")
-        from ganzoo.registry import reset_registry
+        from ganzoo.core.plugins import reset_registry
 
         reset_registry()
         assert_clean_error(run_cli("list"), "skipped plugin broken", "kaput")
 
 
 def test_a_plugin_that_fails_to_import_is_skipped(monkeypatch):
-    from ganzoo import registry
+    from ganzoo.core import plugins as registry
 
     real = registry._entry_points()
     ghost = md.EntryPoint(name="ghost", value="ganzoo_no_such_module", group="ganzoo")
@@ -111,17 +111,31 @@ def test_hook_name_typo_is_caught():
 
 
 def test_load_and_disable_environment(monkeypatch):
-    from ganzoo.registry import reset_registry
+    from ganzoo.core.plugins import reset_registry
 
     monkeypatch.setenv("GANZOO_LOAD_PLUGINS", "")
     assert get_registry().list("presets") == []
     monkeypatch.setenv("GANZOO_LOAD_PLUGINS", "vanilla")
     reset_registry()
-    assert [e.name for e in get_registry().list("presets")] == ["vanilla-mnist"]
+    assert [e.name for e in get_registry().list("generators")] == ["mlp"]
+    assert get_registry().list("presets") == []  # the presets are the registry plugin's
     monkeypatch.delenv("GANZOO_LOAD_PLUGINS")
-    monkeypatch.setenv("GANZOO_DISABLE_PLUGINS", "vanilla")
+    monkeypatch.setenv("GANZOO_DISABLE_PLUGINS", "registry")
     reset_registry()
     assert_clean_error(run_cli("train", "vanilla-mnist"), "unknown preset")
+
+
+def test_a_plugin_whose_requirement_did_not_load_is_skipped_with_one_warning(monkeypatch):
+    from ganzoo.core.plugins import reset_registry
+
+    monkeypatch.setenv("GANZOO_DISABLE_PLUGINS", "vanilla")
+    reset_registry()
+    registry = get_registry()
+    failed = {p.name: p.error for p in registry.plugins if p.error}
+    assert set(failed) == {"classic", "registry"}
+    assert "requires plugin vanilla" in failed["classic"]
+    assert get_registry().list("generators") == []
+    assert sum("requires plugin" in w for w in registry.warnings) == 2
 
 
 def test_a_factory_of_the_wrong_type_names_its_plugin():

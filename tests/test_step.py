@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from helpers import run_cli
 
-from ganzoo.baseline import TutorialStep
-from ganzoo.build import build
-from ganzoo.registry import get_registry
-from ganzoo.step import TrainStep
+from ganzoo.bench.baseline import TutorialStep
+from ganzoo.core.build import build
+from ganzoo.core.plugins import get_registry
+from ganzoo.engine.step import TrainStep
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
@@ -102,7 +102,7 @@ def test_bf16_trains_without_nan(mnist_root, tmp_path):
     rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2
     assert all(torch.isfinite(torch.tensor([r["loss_d"], r["loss_g"]])).all() for r in rows)
-    from ganzoo.sampling import load_generator
+    from ganzoo.evaluation.sampling import load_generator
 
     G, _, _ = load_generator(tmp_path / "run")
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in G.parameters())
@@ -165,7 +165,7 @@ def test_cuda_graph_flag_is_a_no_op_without_cuda(mnist_root, tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_graph_step_matches_eager_on_gpu():
-    from ganzoo.step import CudaGraphStep
+    from ganzoo.engine.step import CudaGraphStep
 
     def make():
         parts = vanilla_parts()
@@ -187,15 +187,15 @@ def test_cuda_graph_step_matches_eager_on_gpu():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("preset,sets", [("cgan-mnist", {}), ("wgan-gp-mnist", {"n_critic": "2"}),
-                                         ("dcgan-mnist", {"ema": "0.9"})])
+@pytest.mark.parametrize("preset,sets", [("cgan-mnist", {}), ("wgan-gp-mnist", {"n_critic": 2}),
+                                         ("dcgan-mnist", {"ema": 0.9})])
 def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, sets):
     """Conditioning, several D updates, a gradient penalty (double backward) and the EMA all
     replay as one graph and match eager training."""
-    from ganzoo.config import apply_overrides
-    from ganzoo.step import CudaGraphStep
+    from ganzoo.core.config import apply_overrides
+    from ganzoo.engine.step import CudaGraphStep
 
-    resolved = apply_overrides(get_registry().preset(preset), {"batch_size": "16", **sets})
+    resolved = apply_overrides(get_registry().preset(preset), {"batch_size": 16, **sets})
 
     def make():
         torch.manual_seed(0)

@@ -69,7 +69,7 @@ def test_sample_from_run_and_from_checkpoint(mnist_root, tmp_path):
     assert result.exit_code == 0, result.output
     assert "wrote 16 samples" in result.output and (tmp_path / "g.png").stat().st_size > 100
     ckpt = tmp_path / "run" / "checkpoints" / "epoch-0001.safetensors"
-    from ganzoo.sampling import load_generator, sample
+    from ganzoo.evaluation.sampling import load_generator, sample
 
     g1, _, _ = load_generator(tmp_path / "run")
     g2, _, epoch = load_generator(ckpt)
@@ -93,7 +93,7 @@ def test_resume_refuses_changed_settings_and_keeps_files(mnist_root, tmp_path):
     train(mnist_root, tmp_path / "run", "--epochs", "1")
     before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     result = run_cli("train", "vanilla-mnist", "--resume", tmp_path / "run", "--batch-size", "8")
-    assert_clean_error(result, "only --epochs and --eval-every may change")
+    assert_clean_error(result, "only epochs and eval_every may change")
     after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     assert before == after
 

@@ -13,11 +13,11 @@ from helpers import assert_clean_error, make_mnist_root, run_cli, write_idx
 from safetensors import safe_open
 
 import ganzoo
-from ganzoo.build import build
-from ganzoo.config import apply_overrides
-from ganzoo.errors import ConfigError, DataError
-from ganzoo.registry import KINDS, get_registry
-from ganzoo.step import TrainStep
+from ganzoo.core.build import build
+from ganzoo.core.config import apply_overrides
+from ganzoo.core.errors import ConfigError, DataError
+from ganzoo.core.plugins import KINDS, get_registry
+from ganzoo.engine.step import TrainStep
 
 QUICK = ("--set", "batch_size=32", "--set", "sample_every=1", "--set", "eval_every=0",
          "--checkpoint-every", "0", "--quiet")
@@ -141,7 +141,7 @@ def test_bad_loss_weight_is_one_clear_error(data_root):
 # -- engine options any preset can use -------------------------------------------------------
 def _step(preset_name, **settings):
     preset = get_registry().preset(preset_name)
-    preset = apply_overrides(preset, {k: str(v) for k, v in settings.items()})
+    preset = apply_overrides(preset, settings)
     torch.manual_seed(0)
     parts = build(preset)
     return TrainStep.create(parts.generator, parts.discriminator, parts.loss, preset.train)
@@ -203,7 +203,7 @@ def test_ema_follows_the_generator_and_is_what_samples_use(data_root, tmp_path):
     assert result.exit_code == 0, result.output
     ckpt = run / "checkpoints" / "epoch-0001.safetensors"
     assert tensors(ckpt, "generator_ema.").keys()
-    from ganzoo.sampling import load_generator
+    from ganzoo.evaluation.sampling import load_generator
 
     loaded = load_generator(run).generator.state_dict()
     ema = {k.removeprefix("generator_ema."): v
@@ -225,13 +225,13 @@ def test_sample_class_draws_that_class_and_rejects_nonsense(data_root, tmp_path)
     run = tmp_path / "run"
     assert run_cli("train", "cgan-mnist", "--data-dir", data_root, "--out", run, "--epochs", "1",
                    *QUICK).exit_code == 0
-    from ganzoo.sampling import load_generator, sample
+    from ganzoo.evaluation.sampling import load_generator, sample
 
     generator = load_generator(run).generator
     calls = []
     forward = generator.forward
     generator.forward = lambda z, y: calls.append(y) or forward(z, y)
-    images = sample(generator, 5, seed=0, label=7)
+    images = sample(generator, 5, seed=0, labels=7)
     assert images.shape == (5, 1, 28, 28) and torch.equal(calls[0], torch.full((5,), 7))
     assert run_cli("sample", run, "--class", "7", "-o", tmp_path / "7.png").exit_code == 0
     assert_clean_error(run_cli("sample", run, "--class", "10"), "classes 0 to 9")

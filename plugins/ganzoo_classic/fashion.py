@@ -5,14 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ganzoo.datasets import SPLITS, IdxDataset, torchvision_download
+from ganzoo import IDX_SPLITS, IdxDataset, torchvision_download
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # package dataset-fashion-mnist
 
 
 def copy_debian_files(raw_dir: Path) -> None:
     """Copy the four .gz IDX files that Debian's ``dataset-fashion-mnist`` installs."""
-    names = [f"{name}.gz" for pair in SPLITS.values() for name in pair]
+    names = [f"{name}.gz" for pair in IDX_SPLITS.values() for name in pair]
     missing = [n for n in names if not (DEBIAN_DIR / n).is_file()]
     if missing:
         raise FileNotFoundError(f"{DEBIAN_DIR} lacks {', '.join(missing)} (on Debian or "

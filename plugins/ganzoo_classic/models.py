@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ganzoo import Discriminator, Generator
+from ganzoo import Discriminator, Generator, mlp_layers
 
 D_NORMS = ("batch", "layer", "spectral", "none")
 
@@ -135,7 +135,7 @@ class ConditionalMLPGenerator(Generator):
         super().__init__(z_dim, tuple(out_shape), num_classes)
         self.embed = nn.Embedding(self.num_classes, embed_dim)
         sizes = [self.z_dim + embed_dim, *hidden]
-        self.net = nn.Sequential(*_mlp(sizes, slope), nn.LeakyReLU(slope),
+        self.net = nn.Sequential(*mlp_layers(sizes, slope), nn.LeakyReLU(slope),
                                  nn.Linear(sizes[-1], math.prod(self.out_shape)), nn.Tanh())
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -151,7 +151,7 @@ class ProjectionMLPDiscriminator(Discriminator):
                  hidden: Sequence[int] = (256, 128), slope: float = 0.1) -> None:
         super().__init__(tuple(in_shape), num_classes)
         sizes = [math.prod(self.in_shape), *hidden]
-        self.phi = nn.Sequential(*_mlp(sizes, slope), nn.LeakyReLU(slope))
+        self.phi = nn.Sequential(*mlp_layers(sizes, slope), nn.LeakyReLU(slope))
         self.head = nn.Linear(sizes[-1], 1)
         self.embed = nn.Embedding(self.num_classes, sizes[-1])
         nn.init.normal_(self.embed.weight, 0.0, 0.02)  # starts close to an unconditional D
@@ -159,13 +159,3 @@ class ProjectionMLPDiscriminator(Discriminator):
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         h = self.phi(x.flatten(1))
         return self.head(h).view(-1) + (self.embed(labels) * h).sum(1)
-
-
-def _mlp(sizes: Sequence[int], slope: float) -> list[nn.Module]:
-    """Linear layers between ``sizes`` with LeakyReLU between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        if i:
-            layers.append(nn.LeakyReLU(slope))
-        layers.append(nn.Linear(n_in, n_out))
-    return layers

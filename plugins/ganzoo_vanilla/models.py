@@ -7,16 +7,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ganzoo import Discriminator, Generator
-
-
-def _mlp(sizes: Sequence[int], slope: float) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.LeakyReLU(slope))
-    return layers
+from ganzoo import Discriminator, Generator, mlp_layers
 
 
 class MLPGenerator(Generator):
@@ -25,7 +16,8 @@ class MLPGenerator(Generator):
     def __init__(self, z_dim: int = 64, out_shape: Sequence[int] = (1, 28, 28),
                  hidden: Sequence[int] = (256, 512), slope: float = 0.1) -> None:
         super().__init__(z_dim, tuple(out_shape))
-        self.net = nn.Sequential(*_mlp([z_dim, *hidden, math.prod(out_shape)], slope), nn.Tanh())
+        sizes = [z_dim, *hidden, math.prod(out_shape)]
+        self.net = nn.Sequential(*mlp_layers(sizes, slope), nn.Tanh())
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).view(z.shape[0], *self.out_shape)
@@ -37,7 +29,7 @@ class MLPDiscriminator(Discriminator):
     def __init__(self, in_shape: Sequence[int] = (1, 28, 28), hidden: Sequence[int] = (256, 128),
                  slope: float = 0.1) -> None:
         super().__init__(tuple(in_shape))
-        self.net = nn.Sequential(*_mlp([math.prod(in_shape), *hidden, 1], slope))
+        self.net = nn.Sequential(*mlp_layers([math.prod(in_shape), *hidden, 1], slope))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x.flatten(1)).view(-1)

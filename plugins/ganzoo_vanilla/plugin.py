@@ -1,24 +1,14 @@
-"""Registers the vanilla GAN's components and the ``vanilla-mnist`` preset."""
+"""Registers the vanilla GAN's components; its preset, ``vanilla-mnist``, is a file in the
+top-level ``registry/`` catalogue."""
 
 from __future__ import annotations
 
-from ganzoo import ComponentRef, Preset, TrainSettings, hookimpl
+from ganzoo import hookimpl
 
 from .evaluator import SmallCNN
 from .losses import NonSaturatingBCE
 from .mnist import MNIST
 from .models import MLPDiscriminator, MLPGenerator
-
-VANILLA_MNIST = Preset(
-    name="vanilla-mnist",
-    summary="The tutorial's MLP GAN on MNIST: Adam 3e-4, batch 64, z 64, 101 epochs, flips.",
-    generator=ComponentRef("mlp", {"z_dim": 64, "out_shape": [1, 28, 28]}),
-    discriminator=ComponentRef("mlp", {"in_shape": [1, 28, 28]}),
-    loss=ComponentRef("bce"),
-    dataset=ComponentRef("mnist"),
-    train=TrainSettings(batch_size=64, epochs=101, lr_g=3e-4, lr_d=3e-4, hflip=True,
-                        sample_every=50),
-)
 
 
 @hookimpl
@@ -45,8 +35,3 @@ def ganzoo_register_datasets(register):
 @hookimpl
 def ganzoo_register_evaluators(register):
     register("small-cnn", SmallCNN, summary="2-conv CNN classifier; scores samples of 28x28 data")
-
-
-@hookimpl
-def ganzoo_register_presets(register):
-    register(VANILLA_MNIST)

@@ -1,4 +1,4 @@
-"""The contracts every plugin fulfils: models, losses, datasets and presets.
+"""The contracts every plugin fulfils: models, losses, datasets, callbacks and presets.
 
 The engine only ever talks to these types; it never names a concrete model.
 """
@@ -131,6 +131,31 @@ class Dataset(abc.ABC):
         """Return ``(images, labels)``: uint8 (N, C, H, W) and int64 (N,), from ``root``."""
 
 
+class Callback:
+    """Code run at the moments of a training run; override the ones you need.
+
+    Each moment gets the :class:`~ganzoo.engine.callbacks.Training` being run: its preset,
+    run directory, device, the generator that samples show (its EMA when kept), the
+    per-epoch records so far and a ``say`` function that prints unless the run is quiet.
+    Callbacks run in the process that writes the run directory (rank 0 under torchrun),
+    in order; one that raises stops the run with one error line naming it, and the newest
+    checkpoint before it stays intact, so the run resumes.
+    """
+
+    def on_train_start(self, training: Any) -> None:
+        """Before the first step (of this process: also when a run resumes)."""
+
+    def on_epoch_end(self, training: Any, record: dict[str, Any]) -> None:
+        """After an epoch, before its checkpoint; ``record`` is its metrics line
+        (epoch, steps, loss_d, loss_g, samples_per_s, time_s), which a callback may add to."""
+
+    def on_checkpoint_saved(self, training: Any, path: Path) -> None:
+        """After a checkpoint at an epoch's end was written to ``path``."""
+
+    def on_train_end(self, training: Any) -> None:
+        """After the last epoch and the generator export."""
+
+
 def _frozen(kwargs: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(kwargs or {}))
 
@@ -195,6 +220,10 @@ class Preset:
     loss: ComponentRef
     dataset: ComponentRef
     train: TrainSettings = field(default_factory=TrainSettings)
+    callbacks: tuple[ComponentRef, ...] = ()  # registered callbacks to run, in order
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -207,6 +236,7 @@ class Preset:
             "loss": self.loss.to_dict(),
             "dataset": self.dataset.to_dict(),
             "train": asdict(self.train),
+            "callbacks": [ref.to_dict() for ref in self.callbacks],
         }
 
     @classmethod
@@ -217,6 +247,8 @@ class Preset:
             name=data["name"],
             summary=data.get("summary", ""),
             train=TrainSettings(**data.get("train", {})),
+            callbacks=tuple(ComponentRef(c["name"], c.get("kwargs", {}))
+                            for c in data.get("callbacks", ())),
             **refs,
         )
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 DEFAULT_TIMEOUT_S = 600  # a collective that waits longer than this fails instead of hanging
 

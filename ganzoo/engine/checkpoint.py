@@ -18,9 +18,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from .errors import CheckpointError
-from .fileio import atomic_write_bytes
-from .interfaces import Preset
+from ..core.errors import CheckpointError
+from ..core.fileio import atomic_write_bytes
+from ..core.interfaces import Preset
+from ..core.version import __version__
 
 FORMAT = "ganzoo/1"
 TRAINING, GENERATOR = "training", "generator"
@@ -41,12 +42,6 @@ class Checkpoint:
         """The tensors saved under ``prefix.`` with the prefix removed."""
         cut = len(prefix) + 1
         return {k[cut:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, list]:
@@ -98,7 +93,7 @@ def _module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Ten
 
 def _write(path: Path, tensors: dict[str, torch.Tensor], kind: str, preset: Preset, epoch: int,
            extra: dict[str, str] | None = None) -> None:
-    metadata = {"format": FORMAT, "kind": kind, "ganzoo_version": _version(),
+    metadata = {"format": FORMAT, "kind": kind, "ganzoo_version": __version__,
                 "preset": preset.name, "config": json.dumps(preset.to_dict()),
                 "epoch": str(epoch), "step": "0", **(extra or {})}
     tensors = {k: v.cpu() for k, v in tensors.items()}

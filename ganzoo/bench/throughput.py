@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..core.build import Components, build
+from ..core.interfaces import GANLoss, Preset
+from ..engine.batches import DeviceImages
+from ..engine.step import CudaGraphStep, TrainStep
 from .baseline import TutorialStep, tutorial_batches, tutorial_loader
-from .batches import DeviceImages
-from .build import Components, build
-from .interfaces import GANLoss, Preset
-from .step import CudaGraphStep, TrainStep
 
 # Published dense (no sparsity) peaks in FLOP/s, by device-name fragment. fp32 is the CUDA-core
 # rate: PyTorch does not use TF32 for float32 matmuls unless asked to.

@@ -1,9 +1,15 @@
-"""The pluggy registry: every model, loss, dataset, evaluator and preset comes from here.
+"""The component registry, fed by plugins through pluggy: every model, loss, dataset,
+evaluator, callback and preset comes from here.
 
 Plugins are modules (or objects) with ``@hookimpl`` functions, found through the ``ganzoo``
 entry-point group. Nothing is loaded at ``import ganzoo``: the registry is built on the first
 lookup and cached. A plugin that fails is skipped with one warning naming it, unless
-``GANZOO_STRICT_PLUGINS=1``.
+``GANZOO_STRICT_PLUGINS=1``. A plugin module that needs another plugin's components says so
+in ``ganzoo_requires`` (entry-point names); it is skipped, with one warning, when one of them
+did not load.
+
+(Not to be confused with the top-level ``registry/`` folder: the catalogue of preset files,
+a plugin like any other.)
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ KINDS = {
     "loss": "ganzoo_register_losses",
     "dataset": "ganzoo_register_datasets",
     "evaluator": "ganzoo_register_evaluators",
+    "callback": "ganzoo_register_callbacks",
 }
 PLURALS = {"preset": "presets", "generator": "generators", "discriminator": "discriminators",
-           "loss": "losses", "dataset": "datasets", "evaluator": "evaluators"}
+           "loss": "losses", "dataset": "datasets", "evaluator": "evaluators",
+           "callback": "callbacks"}
 
 
 class HookSpecs:
@@ -62,6 +70,10 @@ class HookSpecs:
     @hookspec
     def ganzoo_register_evaluators(self, register: Callable[..., None]) -> None:
         """``register(name, factory, ...)``; factory(in_shape, num_classes) -> Evaluator."""
+
+    @hookspec
+    def ganzoo_register_callbacks(self, register: Callable[..., None]) -> None:
+        """``register(name, factory, ...)``; factory(**kwargs) -> Callback."""
 
     @hookspec
     def ganzoo_register_presets(self, register: Callable[..., None]) -> None:
@@ -218,6 +230,7 @@ def build_registry() -> Registry:
     disabled = _env_list("GANZOO_DISABLE_PLUGINS") or set()
     reg = Registry(strict=strict)
     seen: set[str] = set()
+    loaded: list[tuple[object, str, str]] = []
     for ep in _entry_points():
         dist = ep.dist.name if ep.dist else "unknown"
         names = {ep.name, dist}
@@ -226,14 +239,21 @@ def build_registry() -> Registry:
         seen.add(ep.name)
         provider = f"{dist} {ep.dist.version}" if ep.dist else dist
         try:
-            plugin = ep.load()
+            loaded.append((ep.load(), ep.name, provider))
         except Exception as exc:
             reg.plugins.append(PluginInfo(ep.name, provider, ep.value,
                                           error=f"{type(exc).__name__}: {exc}"))
             reg._fail(f"skipped plugin {provider} (entry point {ep.name} = {ep.value}): "
                       f"{type(exc).__name__}: {exc}")
+    available = {name for _, name, _ in loaded}
+    for plugin, name, provider in loaded:
+        lacking = [r for r in getattr(plugin, "ganzoo_requires", ()) if r not in available]
+        if lacking:
+            error = f"it requires plugin {', '.join(lacking)}, which did not load"
+            reg.plugins.append(PluginInfo(name, provider, plugin.__name__, error=error))
+            reg._fail(f"skipped plugin {provider} ({name} = {plugin.__name__}): {error}")
             continue
-        reg.add_plugin(plugin, ep.name, provider)
+        reg.add_plugin(plugin, name, provider)
     for plugin, name in _in_process:
         reg.add_plugin(plugin, name, f"{name} (in-process)")
     return reg

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 from torchvision import transforms
 
-from .interfaces import Discriminator, GANLoss, Generator
+from ..core.interfaces import Discriminator, GANLoss, Generator
 
 
 class PILImages(TorchDataset):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 
 class DeviceImages:

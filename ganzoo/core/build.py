@@ -8,6 +8,7 @@ import torch
 
 from .errors import ConfigError, PluginError
 from .interfaces import (
+    Callback,
     ComponentRef,
     Dataset,
     Discriminator,
@@ -16,10 +17,10 @@ from .interfaces import (
     Generator,
     Preset,
 )
-from .registry import Registry, get_registry
+from .plugins import Registry, get_registry
 
 BASES = {"generator": Generator, "discriminator": Discriminator, "loss": GANLoss,
-         "dataset": Dataset, "evaluator": Evaluator}
+         "dataset": Dataset, "evaluator": Evaluator, "callback": Callback}
 
 
 @dataclass

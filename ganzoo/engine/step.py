@@ -16,8 +16,8 @@ import copy
 import torch
 from torch import Tensor
 
-from .errors import ConfigError
-from .interfaces import Discriminator, GANLoss, Generator, TrainSettings
+from ..core.errors import ConfigError
+from ..core.interfaces import Discriminator, GANLoss, Generator, TrainSettings
 from .optim import adam
 
 PRECISIONS = ("fp32", "bf16")

@@ -29,11 +29,11 @@ from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .batches import DeviceImages, to_unit_range
-from .build import build_component
-from .errors import ConfigError
-from .fileio import atomic_write_bytes
-from .interfaces import ComponentRef, Dataset, Evaluator, Generator
+from ..core.build import build_component
+from ..core.errors import ConfigError
+from ..core.fileio import atomic_write_bytes
+from ..core.interfaces import ComponentRef, Dataset, Evaluator, Generator
+from ..engine.batches import DeviceImages, to_unit_range
 
 EVALUATOR_FORMAT = "ganzoo-evaluator/1"
 EVALUATOR_SEED = 0
@@ -262,38 +262,3 @@ def floor(scorer: Scorer, dataset: Dataset, data_root: Path, n: int = EVAL_SAMPL
     images, _ = dataset.load("train", data_root)
     pick = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
     return scorer.score_images(images[pick])
-
-
-def evaluate(source: Path, data_root: Path, device: torch.device, n: int = EVAL_SAMPLES,
-             seed: int = 0, with_floor: bool = True,
-             say: Callable[[str], None] = print) -> dict:
-    """Score the generator of a run directory or checkpoint (and the real-data floor)."""
-    from .sampling import load_generator  # sampling -> trainer -> quality
-
-    generator, preset, epoch = load_generator(source, device)
-    dataset = build_component("dataset", preset.dataset)
-    scorer, evaluator = scorer_for(dataset, data_root, device, say)
-    report = {"source": str(source), "preset": preset.name, "epoch": epoch, "n": n,
-              "evaluator": evaluator,
-              "generator": scorer.score_generator(generator, n, seed).as_dict()}
-    if with_floor:
-        report["floor"] = floor(scorer, dataset, data_root, n, seed).as_dict()
-    return report
-
-
-def format_report(report: dict) -> str:
-    ev = report["evaluator"]
-    lines = [f"{report['preset']} after {report['epoch']} epochs: {report['n']:,} samples "
-             f"scored by {ev['evaluator']} (test accuracy {ev['test_accuracy']:.2%}) "
-             f"against the {ev['dataset']} test split",
-             f"{'':16}{'FID':>9}{'classifier score':>18}{'modes':>8}{'KL(classes||uniform)':>22}"]
-    for label, key in (("generator", "generator"), ("floor (real)", "floor")):
-        if key in report:
-            q = report[key]
-            lines.append(f"{label:16}{q['fid']:9.2f}{q['classifier_score']:18.2f}"
-                         f"{q['modes']:>5}/{q['num_classes']:<2}{q['kl_uniform']:22.4f}")
-    q = report["generator"]
-    if q.get("class_accuracy") is not None:
-        lines.append(f"class asked for = class seen in {q['class_accuracy']:.1%} of the samples "
-                     f"(worst class: {q['worst_class_accuracy']:.1%})")
-    return "\n".join(lines)

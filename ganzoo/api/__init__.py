@@ -1,0 +1,19 @@
+"""The public Python API, re-exported from :mod:`ganzoo`: what a notebook calls.
+
+>>> import ganzoo
+>>> run = ganzoo.train("vanilla-mnist", epochs=5)
+>>> images = run.sample(16)
+>>> print(ganzoo.evaluate(run, n=1000))
+"""
+
+from __future__ import annotations
+
+from ..evaluation.report import Report
+from .benchmark import bench
+from .presets import list_components, list_presets, resolve_preset, show_preset
+from .run import Run, load
+from .scoring import evaluate
+from .training import train
+
+__all__ = ["Report", "Run", "bench", "evaluate", "list_components", "list_presets", "load",
+           "resolve_preset", "show_preset", "train"]

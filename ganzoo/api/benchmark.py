@@ -1,0 +1,44 @@
+"""``ganzoo.bench``: a preset's training throughput against the tutorial's loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.config import apply_overrides
+from ..core.datasets import default_data_root
+from ..core.errors import ConfigError
+from ..core.interfaces import Preset
+from ..engine.devices import resolve_device
+from ..engine.step import PRECISIONS
+from .presets import resolve_preset
+
+if TYPE_CHECKING:
+    from ..bench.throughput import BenchResult
+
+
+def bench(preset: str | Path | Preset, *, batch_sizes: Sequence[int] = (64,),
+          precisions: Sequence[str] = ("fp32",), devices: Sequence[str] | None = None,
+          seconds: float = 5.0, baseline: bool = True, cuda_graphs: bool = True,
+          data_dir: Path | str | None = None,
+          progress: Callable[[str], None] | None = None, **overrides: Any) -> list[BenchResult]:
+    """Time ganzoo's full training step (data included) for every device, batch size and
+    precision, and the tutorial's own loop for each device and batch size, in this process.
+
+    Each result has ``samples_per_s``, ``vs_tutorial`` (the ratio to the tutorial's loop at
+    the same batch), achieved FLOP/s against the device's peak and peak memory.
+    """
+    from ..bench.throughput import run_bench  # torchvision, for the tutorial's loader: on use
+
+    if not batch_sizes or min(batch_sizes) <= 0:
+        raise ConfigError(f"batch sizes must be positive, got {list(batch_sizes)}")
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ConfigError(f"precision: choose from {', '.join(PRECISIONS)}; got {p!r}")
+    resolved = apply_overrides(resolve_preset(preset), overrides)
+    chosen = [resolve_device(name) for name in (devices or [None])]
+    root = Path(data_dir) if data_dir else default_data_root()
+    return run_bench(resolved, root, chosen, list(batch_sizes), list(precisions),
+                     baseline=baseline, seconds=seconds, cuda_graphs=cuda_graphs,
+                     progress=progress or (lambda msg: None))

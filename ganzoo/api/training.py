@@ -1,0 +1,123 @@
+"""``ganzoo.train``: a preset and Python overrides in, a :class:`Run` out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..core.config import apply_overrides
+from ..core.errors import ConfigError
+from ..core.interfaces import Callback, ComponentRef, Preset
+from ..engine import checkpoint
+from ..engine.callbacks import standard_callbacks
+from ..engine.loop import train as run_training
+from ..engine.recovery import RunOptions
+from ..engine.rundir import find_checkpoint
+from ..engine.step import PRECISIONS
+from ..evaluation.callbacks import EvaluateEvery
+from .presets import resolve_preset
+from .run import Run
+
+FREE_ON_RESUME = ("epochs", "eval_every")  # what a resumed run may change
+
+
+def parse_cadence(every: int | str | None) -> tuple[int | None, float | None]:
+    """Checkpoints inside epochs: 500 -> every 500 steps; "90s" / "10m" -> every 90 seconds
+    / 10 minutes; 0 or None -> at epoch ends only. Returns (steps, seconds)."""
+    text = str(every if every is not None else 0).strip().lower()
+    scale = {"s": 1.0, "m": 60.0}.get(text[-1:]) if text else None
+    try:
+        number = float(text[:-1]) if scale else int(text)
+    except ValueError:
+        raise ConfigError(f"checkpoint_every: expected steps (500), seconds (90s) or minutes "
+                          f"(10m), got {every!r}") from None
+    if not 0 <= number < float("inf"):
+        raise ConfigError(f"checkpoint_every: must be a number >= 0, got {every!r}")
+    if not number:
+        return None, None
+    return (None, number * scale) if scale else (int(number), None)
+
+
+def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name}: choose from {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _flat(preset: Preset) -> dict[str, Any]:
+    data = preset.to_dict()
+    return {**data.pop("train"), **data}
+
+
+def resolve(preset: str | Path | Preset, resume: Path | str | None = None,
+            named_callbacks: Sequence[Any] = (), **overrides: Any) -> Preset:
+    """The preset a run trains: ``preset`` (or, resuming, the run's own) with ``overrides``
+    applied and ``named_callbacks`` (registered names) added to its callbacks. A resumed run
+    keeps its settings; only epochs and eval_every may change."""
+    base = resolve_preset(preset)
+    if resume is not None:
+        saved = checkpoint.load_training(find_checkpoint(Path(resume))).preset
+        if saved.name != base.name:
+            raise ConfigError(f"{resume} is a run of preset {saved.name!r}, not {base.name!r}")
+        base = saved
+    if named_callbacks:
+        overrides = {**overrides, "callbacks": [*base.callbacks, *named_callbacks]}
+    resolved = apply_overrides(base, overrides)
+    if resume is None:
+        return resolved
+    before, after = _flat(base), _flat(resolved)
+    changed = sorted(k for k in after if k not in FREE_ON_RESUME and after[k] != before[k])
+    if changed:
+        raise ConfigError(f"a resumed run keeps its settings; only epochs and eval_every may "
+                          f"change (got {', '.join(changed)})")
+    return resolved
+
+
+def train(preset: str | Path | Preset, *, out: Path | str | None = None,
+          resume: Path | str | None = None, device: str | None = None,
+          callbacks: Sequence[Callback] = (), quiet: bool = False,
+          data_dir: Path | str | None = None, precision: str = "fp32",
+          cuda_graphs: bool = True, checkpoint_every: int | str | None = "10m",
+          on_nan: str = "stop", on_save_error: str = "stop", **overrides: Any) -> Run:
+    """Train a preset and return the :class:`Run`.
+
+    ``preset`` is a registered name (``"vanilla-mnist"``), a :class:`Preset`, a preset file
+    (``.toml``) or a run's ``config.json`` (to train the same run again). ``overrides`` are
+    its settings as Python values, type-checked: ``epochs=5``, ``lr_g=1e-4``,
+    ``loss="hinge"``, ``generator={"z_dim": 100}`` (see :func:`ganzoo.settable_keys`).
+
+    ``out`` is the run directory (default ``runs/<preset>-<time>``); ``resume`` continues a
+    run directory or checkpoint (only ``epochs`` and ``eval_every`` may change);
+    ``device`` defaults to CUDA when available. ``callbacks`` are :class:`Callback` objects,
+    run after the built-in ones (records, sample grids, loss plot and, with ``eval_every``,
+    quality), or the names of registered callbacks (or ``{"name": ..., "kwargs": ...}``),
+    which join the preset's and so its ``config.json``.
+    ``precision="bf16"`` autocasts the forward passes; ``cuda_graphs`` replays each CUDA
+    step as one graph; ``checkpoint_every`` also checkpoints inside epochs (500 steps,
+    "90s", "10m", 0: epoch ends only); ``on_nan="rollback"`` reloads the last good
+    checkpoint at half the learning rates; ``on_save_error="continue"`` trains on when a
+    checkpoint cannot be written.
+    """
+    objects = [c for c in callbacks if isinstance(c, Callback)]
+    named = [c for c in callbacks if not isinstance(c, Callback)]
+    for c in named:
+        if not isinstance(c, (str, Mapping, ComponentRef)):
+            raise ConfigError(f"callbacks: expected ganzoo.Callback objects or registered "
+                              f"names, got {c!r}")
+    resolved = resolve(preset, resume, named, **overrides)
+    every_steps, every_s = parse_cadence(checkpoint_every)
+    options = RunOptions(device=device, out=Path(out) if out else None,
+                         data_dir=Path(data_dir) if data_dir else None,
+                         resume=Path(resume) if resume else None,
+                         precision=_choice("precision", precision, PRECISIONS),
+                         cuda_graphs=cuda_graphs, quiet=quiet,
+                         checkpoint_every_steps=every_steps, checkpoint_every_s=every_s,
+                         on_save_error=_choice("on_save_error", on_save_error,
+                                               ("stop", "continue")),
+                         on_nan=_choice("on_nan", on_nan, ("stop", "rollback")))
+    every = resolved.train.eval_every
+    chosen = [*([EvaluateEvery(every)] if every else []), *standard_callbacks(), *objects]
+    return Run(run_training(resolved, options, chosen))
+
+

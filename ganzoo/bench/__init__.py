@@ -1,0 +1,1 @@
+"""Throughput: ganzoo's step timed against the tutorial's own loop in one process."""

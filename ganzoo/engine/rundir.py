@@ -1,0 +1,124 @@
+"""A run directory: where a run's config, records, sample grids and checkpoints live.
+
+``config.json`` (the resolved preset), ``metrics.jsonl`` (one line per epoch),
+``samples/*.png``, ``loss.png``, ``checkpoints/epoch-NNNN[-step-SSSSSS].safetensors`` (the
+last few) and ``generator.safetensors`` (the generator alone, written at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+from ..core.errors import CheckpointError, ConfigError, RunExists
+from ..core.fileio import atomic_write_bytes
+from ..core.interfaces import Preset
+
+CHECKPOINT_NAME = re.compile(r"epoch-(\d+)(?:-step-(\d+))?\.safetensors")
+GENERATOR_FILE = "generator.safetensors"
+
+
+def checkpoints_in(run_dir: Path) -> list[Path]:
+    """The training checkpoints of a run directory, oldest first."""
+    found = [(m, p) for p in (Path(run_dir) / "checkpoints").glob("epoch-*.safetensors")
+             if (m := CHECKPOINT_NAME.fullmatch(p.name))]
+    return [p for m, p in sorted(found, key=lambda mp: (int(mp[0][1]), int(mp[0][2] or 0)))]
+
+
+def find_checkpoint(path: Path) -> Path:
+    """A training checkpoint file, or the newest one in a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        found = checkpoints_in(path)
+        if not found:
+            raise CheckpointError(f"no checkpoints in run directory {path}")
+        return found[-1]
+    if not path.exists():
+        raise CheckpointError(f"no run directory or checkpoint at {path}")
+    return path
+
+
+def run_dir_of(ckpt_path: Path) -> Path | None:
+    """The run directory a checkpoint file sits in, if it sits in one."""
+    parent = Path(ckpt_path).resolve().parent
+    return parent.parent if parent.name == "checkpoints" else None
+
+
+def default_run_dir(preset: Preset) -> Path:
+    return Path("runs") / f"{preset.name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+class RunDir:
+    """The files of one run directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.metrics = self.root / "metrics.jsonl"
+        self.samples = self.root / "samples"
+        self.checkpoints = self.root / "checkpoints"
+        self.generator = self.root / GENERATOR_FILE
+
+    def holds_a_run(self) -> bool:
+        return self.metrics.exists() or any(self.checkpoints.glob("*.safetensors"))
+
+    def create(self, preset: Preset) -> None:
+        """The folders, and ``config.json`` written anew."""
+        try:
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+            self.samples.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create run directory {self.root}: {exc.strerror}") from None
+        text = json.dumps(preset.to_dict(), indent=2) + "\n"
+        atomic_write_bytes(self.root / "config.json", text.encode())
+
+    def start(self, preset: Preset) -> None:
+        """Lay out a new run; refuses a directory that already holds one."""
+        if self.holds_a_run():
+            raise RunExists(self.root)
+        self.create(preset)
+        self.rewrite_records([])
+
+    def reopen(self, preset: Preset, resumed_from: Path, epoch: int, keep: int) -> list[dict]:
+        """Continue a run from ``resumed_from`` at ``epoch``: records after it are dropped
+        (they are trained again), and so are leftovers of writes a crash interrupted.
+        Returns the records kept."""
+        self.create(preset)
+        self.remove_partial_writes()
+        newest = checkpoints_in(self.root)[-1:]
+        if newest and newest[0].resolve() == Path(resumed_from).resolve():
+            # a kill between a save and its pruning left one too many: prune now, or
+            # repeated kills would pile them up (never a checkpoint resumed from)
+            self.prune_checkpoints(keep)
+        history = self.records(before_epoch=epoch)
+        self.rewrite_records(history)
+        return history
+
+    def records(self, before_epoch: int | None = None) -> list[dict]:
+        if not self.metrics.exists():
+            return []
+        rows = [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
+        return [r for r in rows if before_epoch is None or r["epoch"] < before_epoch]
+
+    def rewrite_records(self, rows: list[dict]) -> None:
+        text = "".join(json.dumps(r) + "\n" for r in rows)
+        atomic_write_bytes(self.metrics, text.encode())
+
+    def append_record(self, row: dict) -> None:
+        with open(self.metrics, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def checkpoint_path(self, epoch: int, step: int = 0) -> Path:
+        """``epoch`` epochs completed and ``step`` steps into the next."""
+        inside = f"-step-{step:06d}" if step else ""
+        return self.checkpoints / f"epoch-{epoch:04d}{inside}.safetensors"
+
+    def prune_checkpoints(self, keep: int) -> None:
+        for old in checkpoints_in(self.root)[:-keep]:
+            old.unlink(missing_ok=True)
+
+    def remove_partial_writes(self) -> None:
+        """Temp files of writes that a crash interrupted (never a complete checkpoint)."""
+        for tmp in self.checkpoints.glob(".*.tmp*"):
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""Evaluation: drawing samples from a trained generator and scoring their quality."""

@@ -1,0 +1,34 @@
+"""The callback that scores sample quality during training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.interfaces import Callback
+from .quality import Scorer, scorer_for
+
+
+class EvaluateEvery(Callback):
+    """Scores ``n`` samples every ``every`` epochs and after the last, into the epoch's
+    record under ``quality`` (so into ``metrics.jsonl`` and the loss plot)."""
+
+    name = "evaluate-every"
+
+    def __init__(self, every: int, n: int | None = None) -> None:
+        self.every, self.n = int(every), n
+        self.scorer: Scorer | None = None
+
+    def on_train_start(self, training: Any) -> None:
+        self.scorer = scorer_for(training.dataset, training.data_root, training.device,
+                                 training.say)[0]
+
+    def on_epoch_end(self, training: Any, record: dict[str, Any]) -> None:
+        epoch = record["epoch"]
+        if (epoch + 1) % self.every and not training.is_last(epoch):
+            return
+        extra = {} if self.n is None else {"n": self.n}
+        quality = self.scorer.score_generator(training.generator,
+                                              seed=training.preset.train.seed + 2, **extra)
+        record["quality"] = quality.as_dict()
+        training.say(f"Epoch [{epoch}/{training.preset.train.epochs}] quality: "
+                     f"{quality.summary()}")

@@ -1,0 +1,94 @@
+"""``evaluate``: a trained generator's sample quality next to the real-data floor, as a
+:class:`Report`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..core.build import build_component
+from ..core.datasets import default_data_root
+from ..engine.devices import resolve_device
+from .quality import EVAL_SAMPLES, Quality, floor, scorer_for
+from .sampling import load_generator
+
+
+@dataclass(frozen=True)
+class Report:
+    """The quality of ``n`` samples of a trained generator, and of ``n`` real training
+    images (the floor: what a perfect generator would score), against the test split."""
+
+    source: str  # the run directory or checkpoint scored
+    preset: str
+    epoch: int  # epochs the generator was trained for
+    n: int
+    generator: Quality
+    floor: Quality | None
+    evaluator: dict[str, Any] = field(default_factory=dict)  # its name, dataset, accuracy
+
+    @property
+    def fid(self) -> float:
+        return self.generator.fid
+
+    @property
+    def classifier_score(self) -> float:
+        return self.generator.classifier_score
+
+    @property
+    def modes(self) -> int:
+        return self.generator.modes
+
+    @property
+    def kl_uniform(self) -> float:
+        return self.generator.kl_uniform
+
+    @property
+    def class_accuracy(self) -> float | None:
+        return self.generator.class_accuracy
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"source": self.source, "preset": self.preset, "epoch": self.epoch, "n": self.n,
+               "evaluator": self.evaluator, "generator": self.generator.as_dict()}
+        if self.floor is not None:
+            out["floor"] = self.floor.as_dict()
+        return out
+
+    def __str__(self) -> str:
+        ev = self.evaluator
+        lines = [f"{self.preset} after {self.epoch} epochs: {self.n:,} samples scored by "
+                 f"{ev['evaluator']} (test accuracy {ev['test_accuracy']:.2%}) against the "
+                 f"{ev['dataset']} test split",
+                 f"{'':16}{'FID':>9}{'classifier score':>18}{'modes':>8}"
+                 f"{'KL(classes||uniform)':>22}"]
+        for label, q in (("generator", self.generator), ("floor (real)", self.floor)):
+            if q is not None:
+                lines.append(f"{label:16}{q.fid:9.2f}{q.classifier_score:18.2f}"
+                             f"{q.modes:>5}/{q.num_classes:<2}{q.kl_uniform:22.4f}")
+        q = self.generator
+        if q.class_accuracy is not None:
+            lines.append(f"class asked for = class seen in {q.class_accuracy:.1%} of the "
+                         f"samples (worst class: {q.worst_class_accuracy:.1%})")
+        return "\n".join(lines)
+
+
+def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = None,
+             data_dir: Path | str | None = None, seed: int = 0, with_floor: bool = True,
+             say: Callable[[str], None] = print) -> Report:
+    """Score the generator of a run directory or checkpoint (its EMA weights when kept)
+    with its dataset's evaluator network, trained and cached in the data root on first use.
+
+    ``say`` receives progress lines (the evaluator's training, when it runs).
+    """
+    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    data_root = Path(data_dir) if data_dir else default_data_root()
+    generator, preset, epoch = load_generator(Path(source), dev)
+    dataset = build_component("dataset", preset.dataset)
+    scorer, evaluator = scorer_for(dataset, data_root, dev, say)
+    return Report(source=str(source), preset=preset.name, epoch=epoch, n=n,
+                  generator=scorer.score_generator(generator, n, seed),
+                  floor=floor(scorer, dataset, data_root, n, seed) if with_floor else None,
+                  evaluator=evaluator)
