@@ -23,7 +23,7 @@ from ganzoo.core.datasets import default_data_root
 from ganzoo.core.plugins import get_registry
 from ganzoo.engine.images import save_grid
 from ganzoo.engine.loop import train
-from ganzoo.engine.recovery import RunOptions
+from ganzoo.engine.options import RunOptions
 from ganzoo.evaluation.quality import scorer_for
 from ganzoo.evaluation.sampling import load_generator
 

@@ -39,7 +39,7 @@ def _rank(rank, world, port, data_root, out, sets, dump_dir, resume):
     torch.set_num_threads(1)
     from ganzoo.engine import step as step_module
     from ganzoo.engine.loop import train
-    from ganzoo.engine.recovery import RunOptions
+    from ganzoo.engine.options import RunOptions
 
     made = []
     create = step_module.TrainStep.create.__func__

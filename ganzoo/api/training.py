@@ -12,7 +12,7 @@ from ..core.interfaces import Callback, ComponentRef, Preset
 from ..engine import checkpoint
 from ..engine.callbacks import standard_callbacks
 from ..engine.loop import train as run_training
-from ..engine.recovery import RunOptions
+from ..engine.options import RunOptions
 from ..engine.rundir import find_checkpoint
 from ..engine.step import PRECISIONS
 from ..evaluation.callbacks import EvaluateEvery

@@ -28,7 +28,8 @@ from .batches import DeviceImages
 from .callbacks import N_FIXED, Callbacks, Training, fixed_noise, standard_callbacks
 from .devices import resolve_device
 from .interrupt import GracefulStop
-from .recovery import Recovery, RunOptions
+from .options import RunOptions
+from .recovery import Recovery
 from .rundir import RunDir, default_run_dir, find_checkpoint, run_dir_of
 from .step import CudaGraphStep, TrainStep
 

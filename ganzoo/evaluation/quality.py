@@ -127,7 +127,7 @@ def fit_evaluator(net: Evaluator, dataset: Dataset, data_root: Path,
         schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=net.lr,
                                                        total_steps=steps * net.epochs)
         bar = tqdm(total=steps * net.epochs, unit="step", desc="evaluator", leave=False,
-                   file=sys.stderr)
+                   disable=None, file=sys.stderr)  # None: no bar off a terminal
         for _ in range(net.epochs):
             for x, y in data.epoch(net.batch_size):
                 loss = nn.functional.cross_entropy(net(x), y)
