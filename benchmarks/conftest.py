@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganzoo.bench.baseline import PILImages
+from ganzoo.benchmark.baseline import PILImages
 from ganzoo.engine.batches import DeviceImages
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ganzoo.bench.baseline import TutorialStep, tutorial_loader
+from ganzoo.benchmark.baseline import TutorialStep, tutorial_loader
 from ganzoo.core.build import build
 from ganzoo.core.datasets import default_data_root
 from ganzoo.core.plugins import get_registry

@@ -43,9 +43,11 @@ from .core.interfaces import (
     ComponentRef,
     Dataset,
     Discriminator,
+    DOutput,
     Evaluator,
     GANLoss,
     Generator,
+    Objective,
     Preset,
     TrainSettings,
 )
@@ -53,6 +55,8 @@ from .core.layers import mlp_layers
 from .core.plugins import get_registry, hookimpl, in_process_plugin
 from .core.presetfile import load_preset_file, preset_to_toml
 from .core.version import __version__
+from .engine.context import StepContext
+from .engine.optim import adam as fused_adam
 
 __all__ = [
     "IDX_SPLITS",
@@ -62,6 +66,7 @@ __all__ = [
     "ComponentRef",
     "ConfigError",
     "DataError",
+    "DOutput",
     "Dataset",
     "Discriminator",
     "Evaluator",
@@ -70,16 +75,19 @@ __all__ = [
     "Generator",
     "IdxDataset",
     "Interrupted",
+    "Objective",
     "PluginError",
     "Preset",
     "Report",
     "Run",
+    "StepContext",
     "TrainSettings",
     "TrainingError",
     "__version__",
     "bench",
     "default_data_root",
     "evaluate",
+    "fused_adam",
     "get_registry",
     "hookimpl",
     "in_process_plugin",

@@ -285,7 +285,7 @@ def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, cuda_g
     """
     import torch
 
-    from .bench.throughput import format_table
+    from .benchmark.throughput import format_table
 
     results = api.bench(preset, batch_sizes=batch_sizes, precisions=precisions,
                         devices=[d.strip() for d in devices.split(",")] if devices else None,

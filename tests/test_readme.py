@@ -22,7 +22,7 @@ def test_the_readme_variant_plugin_and_preset_file_train(mnist_root, tmp_path, c
     path = tmp_path / "my-gan.toml"
     path.write_text(preset_text.replace('loss = { name = "bce" }', 'loss = { name = "my-hinge" }'))
     with ganzoo.in_process_plugin(module, "mine"):
-        assert ganzoo.list_components("loss", "my-hinge")[0].summary == "hinge loss"
+        assert ganzoo.list_components("loss", "my-hinge")[0].summary == "relativistic hinge loss"
         # the callback example, with its train call aimed at the small data
         call = 'ganzoo.train("vanilla-mnist", eval_every=5, callbacks=[PrintFID()])'
         assert call in callback_code

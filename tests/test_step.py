@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from helpers import run_cli
 
-from ganzoo.bench.baseline import TutorialStep
+from ganzoo.benchmark.baseline import TutorialStep
 from ganzoo.core.build import build
 from ganzoo.core.plugins import get_registry
 from ganzoo.engine.step import TrainStep

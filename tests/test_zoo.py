@@ -34,8 +34,11 @@ def tensors(path, prefix=""):
         return {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}  # noqa: SIM118
 
 
+VARIANTS = ["wgan-mnist", "ragan-mnist", "softmax-gan-mnist", "bgan-mnist", "dragan-mnist",
+            "wgan-div-mnist", "acgan-mnist"]
 PRESETS = ["vanilla-mnist", "dcgan-mnist", "wgan-gp-mnist", "lsgan-mnist", "hinge-dcgan-mnist",
-           "cgan-mnist", "cdcgan-mnist", "vanilla-fashion-mnist", "dcgan-fashion-mnist"]
+           "cgan-mnist", "cdcgan-mnist", "vanilla-fashion-mnist", "dcgan-fashion-mnist",
+           *VARIANTS]
 
 
 def test_every_preset_is_listed_with_summary_and_provider():
@@ -294,8 +297,8 @@ def test_the_engine_names_no_registered_component_or_preset():
     names |= {a for kind in KINDS for e in registry.list(kind) for a in e.aliases}
     engine = Path(ganzoo.__file__).parent
     found = {}
-    for source in engine.glob("*.py"):
+    for source in engine.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Constant) and node.value in names:
-                found.setdefault(source.name, []).append(node.value)
+                found.setdefault(str(source.relative_to(engine)), []).append(node.value)
     assert not found

@@ -15,7 +15,7 @@ from ..engine.step import PRECISIONS
 from .presets import resolve_preset
 
 if TYPE_CHECKING:
-    from ..bench.throughput import BenchResult
+    from ..benchmark.throughput import BenchResult
 
 
 def bench(preset: str | Path | Preset, *, batch_sizes: Sequence[int] = (64,),
@@ -29,7 +29,7 @@ def bench(preset: str | Path | Preset, *, batch_sizes: Sequence[int] = (64,),
     Each result has ``samples_per_s``, ``vs_tutorial`` (the ratio to the tutorial's loop at
     the same batch), achieved FLOP/s against the device's peak and peak memory.
     """
-    from ..bench.throughput import run_bench  # torchvision, for the tutorial's loader: on use
+    from ..benchmark.throughput import run_bench  # torchvision, for the tutorial's loader: on use
 
     if not batch_sizes or min(batch_sizes) <= 0:
         raise ConfigError(f"batch sizes must be positive, got {list(batch_sizes)}")

@@ -12,14 +12,16 @@ from .interfaces import (
     ComponentRef,
     Dataset,
     Discriminator,
+    DOutput,
     Evaluator,
     GANLoss,
     Generator,
+    Objective,
     Preset,
 )
 from .plugins import Registry, get_registry
 
-BASES = {"generator": Generator, "discriminator": Discriminator, "loss": GANLoss,
+BASES = {"generator": Generator, "discriminator": Discriminator, "loss": (GANLoss, Objective),
          "dataset": Dataset, "evaluator": Evaluator, "callback": Callback}
 
 
@@ -46,8 +48,28 @@ def build_component(kind: str, ref: ComponentRef, registry: Registry | None = No
                           f"{dict(ref.kwargs)}: {type(exc).__name__}: {detail}") from None
     if not isinstance(obj, BASES[kind]):
         raise PluginError(f"{kind} {ref.name!r} from {entry.provider} built a "
-                          f"{type(obj).__name__}, not a ganzoo {BASES[kind].__name__}")
+                          f"{type(obj).__name__}, not a ganzoo {_names(BASES[kind])}")
     return obj
+
+
+def _names(bases: type | tuple[type, ...]) -> str:
+    return " or ".join(b.__name__ for b in (bases if isinstance(bases, tuple) else (bases,)))
+
+
+def build_optimizer(ref: ComponentRef, params, *, lr: float, betas: tuple[float, float],
+                    capturable: bool = False, registry: Registry | None = None
+                    ) -> torch.optim.Optimizer:
+    """The registered optimizer ``ref`` over ``params``."""
+    entry = (registry or get_registry()).get("optimizer", ref.name)
+    try:
+        opt = entry.obj(list(params), lr=lr, betas=betas, capturable=capturable, **ref.kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"optimizer {ref.name!r} ({entry.provider}) rejected its settings "
+                          f"{dict(ref.kwargs)}: {exc}") from None
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise PluginError(f"optimizer {ref.name!r} from {entry.provider} built a "
+                          f"{type(opt).__name__}, not a torch.optim.Optimizer")
+    return opt
 
 
 def build_generator(preset: Preset, registry: Registry | None = None) -> Generator:
@@ -68,15 +90,44 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
         if tuple(got) != shape:
             raise ConfigError(f"preset {preset.name!r}: {kind} works on images shaped "
                               f"{tuple(got)} but dataset {preset.dataset.name!r} has {shape}")
-    classes = {"generator": parts.generator.num_classes,
-               "discriminator": parts.discriminator.num_classes}
-    if any(classes.values()) and set(classes.values()) != {parts.dataset.num_classes}:
-        raise ConfigError(f"preset {preset.name!r}: a class-conditional GAN needs G and D "
-                          f"conditioned on the dataset's {parts.dataset.num_classes} classes; "
-                          f"got {', '.join(f'{k} {v}' for k, v in classes.items())} "
-                          "(0: unconditional)")
+    _check_classes(parts, preset)
     _check_outputs(parts, registry or get_registry(), preset)
     return parts
+
+
+def _shapes(out, want) -> dict[str, tuple]:
+    """(got, expected) per field: a tensor's shape, or each field of a DOutput."""
+    if isinstance(want, tuple):  # a generator: one tensor
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return {"": (got, want)}
+    if isinstance(out, torch.Tensor):
+        return {"": (tuple(out.shape), want["logits"])}
+    if not isinstance(out, DOutput):
+        return {"": (type(out).__name__, want["logits"])}
+    found = {"logits": (tuple(out.logits.shape), want["logits"])}
+    if want["class_logits"][1] or out.class_logits is not None:
+        got = None if out.class_logits is None else tuple(out.class_logits.shape)
+        found["class_logits"] = (got, want["class_logits"])
+    for name, value in out.fields().items():
+        if name not in found and value.shape[0] != 2:
+            found[name] = (tuple(value.shape), "(2, ...)")
+    return found
+
+
+def _check_classes(parts: Components, preset: Preset) -> None:
+    """Conditional models must agree with the dataset: G and D both conditioned on its
+    classes, or (a D that predicts them, as ACGAN's) each conditioned on them or not at all."""
+    G, D, k = parts.generator, parts.discriminator, parts.dataset.num_classes
+    classes = {"generator": G.num_classes, "discriminator": D.num_classes}
+    if D.class_outputs and D.class_outputs != k:
+        raise ConfigError(f"preset {preset.name!r}: the discriminator predicts "
+                          f"{D.class_outputs} classes, the dataset has {k}")
+    allowed = {0, k} if D.class_outputs else {k}
+    if any(classes.values()) and not set(classes.values()) <= allowed:
+        raise ConfigError(f"preset {preset.name!r}: a class-conditional GAN needs G and D "
+                          f"conditioned on the dataset's {k} classes; got "
+                          f"{', '.join(f'{n} {v}' for n, v in classes.items())} "
+                          "(0: unconditional)")
 
 
 def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> None:
@@ -93,21 +144,26 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
             detail = " ".join(str(exc).split())[:300]
             raise ConfigError(f"{kind} {ref.name!r} ({provider}) with {dict(ref.kwargs)} "
                               f"fails on 2 samples: {type(exc).__name__}: {detail}") from None
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        if got != want:
-            raise PluginError(f"{kind} {ref.name!r} from {provider} returned {got} for 2 "
-                              f"samples, expected {want}")
+        shapes = _shapes(out, want)
+        for field, (got, expected) in shapes.items():
+            if got != expected:
+                what = f"{field} " if field else ""
+                raise PluginError(f"{kind} {ref.name!r} from {provider} returned {what}{got} "
+                                  f"for 2 samples, expected {expected}")
         return out
 
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             G.eval()
             D.eval()
-            cond = (torch.arange(2) % D.num_classes,) if D.num_classes else ()
+            labels = torch.arange(2) % max(1, parts.dataset.num_classes)
+            g_cond = (labels,) if G.num_classes else ()
+            d_cond = (labels,) if D.num_classes else ()
             fake = probe("generator", preset.generator,
-                         lambda: G(G.sample_noise(2, "cpu"), *cond),
+                         lambda: G(G.sample_noise(2, "cpu"), *g_cond),
                          (2, *parts.dataset.sample_shape))
-            probe("discriminator", preset.discriminator, lambda: D(fake, *cond), (2,))
+            probe("discriminator", preset.discriminator, lambda: D(fake, *d_cond),
+                  {"logits": (2,), "class_logits": (2, D.class_outputs)})
     finally:
         G.train(modes[0])
         D.train(modes[1])

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigError
-from .interfaces import COMPONENT_KINDS, ComponentRef, Preset, TrainSettings
+from .interfaces import COMPONENT_FIELDS, ComponentRef, Preset, TrainSettings
 
 TRAIN_FIELDS = {f.name: type(f.default) for f in dataclasses.fields(TrainSettings)}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -19,12 +19,12 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 def settable_keys() -> list[str]:
     """Every key an override may name."""
-    return [*TRAIN_FIELDS, *COMPONENT_KINDS, *(f"{k}.<kwarg>" for k in COMPONENT_KINDS),
+    return [*TRAIN_FIELDS, *COMPONENT_FIELDS, *(f"{k}.<kwarg>" for k in COMPONENT_FIELDS),
             "callbacks"]
 
 
 def _unknown(key: str) -> ConfigError:
-    known = [*TRAIN_FIELDS, *COMPONENT_KINDS, "callbacks"]
+    known = [*TRAIN_FIELDS, *COMPONENT_FIELDS, "callbacks"]
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return ConfigError(f"unknown setting {key!r}.{hint} Settable: {', '.join(settable_keys())}.")
@@ -55,7 +55,7 @@ def parse_pairs(items: Iterable[str]) -> dict[str, Any]:
             raise ConfigError(f"expects key=value, got {item!r}")
         if key in TRAIN_FIELDS:
             out[key] = _from_text(key, raw, TRAIN_FIELDS[key])
-        elif key in COMPONENT_KINDS:
+        elif key in COMPONENT_FIELDS:
             out[key] = raw.strip()
         else:
             try:
@@ -109,15 +109,15 @@ def apply_overrides(preset: Preset, overrides: Mapping[str, Any]) -> Preset:
     of names or ``{"name", "kwargs"}`` mappings).
     """
     train: dict[str, Any] = {}
-    refs = {kind: getattr(preset, kind) for kind in COMPONENT_KINDS}
+    refs = {kind: getattr(preset, kind) for kind in COMPONENT_FIELDS}
     callbacks = preset.callbacks
     for key, value in overrides.items():
         kind, dot, kwarg = key.partition(".")
         if key in TRAIN_FIELDS:
             train[key] = _train_value(key, value)
-        elif kind in COMPONENT_KINDS and not dot:
+        elif kind in COMPONENT_FIELDS and not dot:
             refs[kind] = _ref(key, value, refs[kind])
-        elif kind in COMPONENT_KINDS and kwarg:
+        elif kind in COMPONENT_FIELDS and kwarg:
             refs[kind] = ComponentRef(refs[kind].name, {**refs[kind].kwargs, kwarg: value})
         elif key == "callbacks":
             if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):

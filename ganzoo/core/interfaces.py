@@ -48,11 +48,48 @@ class Generator(nn.Module, abc.ABC):
         return self(noise, labels)
 
 
-class Discriminator(nn.Module, abc.ABC):
-    """Maps images (N, *in_shape) to raw logits shaped (N,) -- no sigmoid inside.
+@dataclass
+class DOutput:
+    """What a discriminator may return besides its real/fake logit, for an objective to read.
 
-    A class-conditional discriminator has ``num_classes > 0`` and is called ``D(x, labels)``.
+    A discriminator returns either the logits (N,) alone or a DOutput; the engine treats the
+    first as ``DOutput(logits)``. Every field given has N rows.
     """
+
+    logits: Tensor  # (N,) raw real/fake logits
+    class_logits: Tensor | None = None  # (N, K) class scores (ACGAN, semi-supervised GANs)
+    features: Tensor | None = None  # (N, F) an embedding (feature matching, pull-away)
+    reconstruction: Tensor | None = None  # (N, C, H, W) an autoencoder D's output
+
+    def fields(self) -> dict[str, Tensor]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+    def float(self) -> DOutput:
+        """Every field as float32 (as losses are computed)."""
+        return DOutput(**{k: v.float() for k, v in self.fields().items()})
+
+    def split(self, n: int) -> tuple[DOutput, DOutput]:
+        """The first ``n`` rows and the rest (D's output on real and fake in one pass)."""
+        parts = {k: v.split([n, v.shape[0] - n]) for k, v in self.fields().items()}
+        return (DOutput(**{k: v[0] for k, v in parts.items()}),
+                DOutput(**{k: v[1] for k, v in parts.items()}))
+
+
+def as_output(out: Tensor | DOutput) -> DOutput:
+    """A discriminator's return value as a :class:`DOutput`."""
+    return out if isinstance(out, DOutput) else DOutput(out)
+
+
+class Discriminator(nn.Module, abc.ABC):
+    """Maps images (N, *in_shape) to raw logits shaped (N,) -- no sigmoid inside -- or to a
+    :class:`DOutput` holding them and more (class logits, features, a reconstruction).
+
+    A class-conditional discriminator has ``num_classes > 0`` and is called ``D(x, labels)``;
+    one that predicts classes from the image alone (ACGAN's) sets ``class_outputs`` to
+    their number and returns them as ``DOutput.class_logits``.
+    """
+
+    class_outputs: int = 0
 
     # True when one image's logit depends on the rest of its batch (batch norm in training
     # mode): the engine then shows D real and fake images in separate batches, as the DCGAN
@@ -69,7 +106,9 @@ class Discriminator(nn.Module, abc.ABC):
 
 
 class GANLoss(abc.ABC):
-    """The adversarial objective, expressed on discriminator logits."""
+    """The easy form of an objective: the two losses on D's real and fake logits (and an
+    optional penalty that needs D). Anything more -- G's loss on the real logits, D's class
+    logits, hooks after an update -- is an :class:`Objective`."""
 
     @abc.abstractmethod
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor: ...
@@ -87,6 +126,55 @@ class GANLoss(abc.ABC):
         the D step's images (fake detached). Computed in float32, outside autocast.
         """
         return None
+
+
+class Objective(abc.ABC):
+    """The general form of a GAN's losses: each update's loss from the step's context.
+
+    ``d_loss(ctx)`` and ``g_loss(ctx)`` get a :class:`~ganzoo.engine.context.StepContext`:
+    ``ctx.real`` and ``ctx.labels`` (this update's real batch and its labels, which a
+    conditional G was also given), ``ctx.noise``, ``ctx.fake`` (detached in the D update),
+    ``ctx.real_out`` / ``ctx.fake_out`` (D's :class:`DOutput` on them, computed on first use,
+    at most once per update) and ``ctx.d(x)`` (D's output for any images, differentiable in
+    ``x``: for penalties). The engine does the rest: autocast, zero_grad / backward / step,
+    fused optimisers, CUDA graphs, DDP. A loss must not read tensors back to the host.
+
+    :class:`GANLoss` is the easy form, adapted onto this one.
+    """
+
+    @abc.abstractmethod
+    def d_loss(self, ctx: Any) -> Tensor:
+        """The discriminator's loss for one D update."""
+
+    @abc.abstractmethod
+    def g_loss(self, ctx: Any) -> Tensor:
+        """The generator's loss for one G update (D's weights are frozen in it)."""
+
+    def after_d_update(self, discriminator: nn.Module) -> None:  # noqa: B027 - optional
+        """Runs after each D optimiser step (e.g. WGAN's weight clipping), on the device."""
+
+    def after_g_update(self, generator: nn.Module) -> None:  # noqa: B027 - optional
+        """Runs after each G optimiser step, on the device."""
+
+
+class LossObjective(Objective):
+    """A :class:`GANLoss` as an objective: its losses on D's logits, plus its regularizer."""
+
+    def __init__(self, loss: GANLoss) -> None:
+        self.loss = loss
+
+    def d_loss(self, ctx: Any) -> Tensor:
+        loss = self.loss.discriminator_loss(ctx.real_out.logits, ctx.fake_out.logits)
+        reg = self.loss.discriminator_regularizer(lambda x: ctx.d(x).logits, ctx.real,
+                                                  ctx.fake.float())
+        return loss if reg is None else loss + reg
+
+    def g_loss(self, ctx: Any) -> Tensor:
+        return self.loss.generator_loss(ctx.fake_out.logits)
+
+
+def as_objective(loss: GANLoss | Objective) -> Objective:
+    return loss if isinstance(loss, Objective) else LossObjective(loss)
 
 
 class Evaluator(nn.Module, abc.ABC):
@@ -221,6 +309,10 @@ class Preset:
     dataset: ComponentRef
     train: TrainSettings = field(default_factory=TrainSettings)
     callbacks: tuple[ComponentRef, ...] = ()  # registered callbacks to run, in order
+    # registered optimizers of G and D (None: the engine's fused Adam); their learning rates
+    # are lr_g and lr_d, and beta1, beta2 their betas where they take any
+    optimizer_g: ComponentRef | None = None
+    optimizer_d: ComponentRef | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
@@ -235,6 +327,7 @@ class Preset:
             "discriminator": self.discriminator.to_dict(),
             "loss": self.loss.to_dict(),
             "dataset": self.dataset.to_dict(),
+            **{k: getattr(self, k).to_dict() for k in OPTIMIZER_FIELDS if getattr(self, k)},
             "train": asdict(self.train),
             "callbacks": [ref.to_dict() for ref in self.callbacks],
         }
@@ -242,7 +335,7 @@ class Preset:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preset:
         refs = {k: ComponentRef(data[k]["name"], data[k].get("kwargs", {}))
-                for k in COMPONENT_KINDS}
+                for k in COMPONENT_FIELDS if k in data}
         return cls(
             name=data["name"],
             summary=data.get("summary", ""),
@@ -253,4 +346,7 @@ class Preset:
         )
 
 
-COMPONENT_KINDS = ("generator", "discriminator", "loss", "dataset")
+COMPONENT_KINDS = ("generator", "discriminator", "loss", "dataset")  # every preset names these
+OPTIMIZER_FIELDS = ("optimizer_g", "optimizer_d")  # optional: the engine's Adam by default
+COMPONENT_FIELDS = (*COMPONENT_KINDS, *OPTIMIZER_FIELDS)
+FIELD_KINDS = {**{k: k for k in COMPONENT_KINDS}, **dict.fromkeys(OPTIMIZER_FIELDS, "optimizer")}

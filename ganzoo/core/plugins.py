@@ -42,10 +42,11 @@ KINDS = {
     "dataset": "ganzoo_register_datasets",
     "evaluator": "ganzoo_register_evaluators",
     "callback": "ganzoo_register_callbacks",
+    "optimizer": "ganzoo_register_optimizers",
 }
 PLURALS = {"preset": "presets", "generator": "generators", "discriminator": "discriminators",
            "loss": "losses", "dataset": "datasets", "evaluator": "evaluators",
-           "callback": "callbacks"}
+           "callback": "callbacks", "optimizer": "optimizers"}
 
 
 class HookSpecs:
@@ -61,7 +62,7 @@ class HookSpecs:
 
     @hookspec
     def ganzoo_register_losses(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(**kwargs) -> GANLoss."""
+        """``register(name, factory, ...)``; factory(**kwargs) -> GANLoss or Objective."""
 
     @hookspec
     def ganzoo_register_datasets(self, register: Callable[..., None]) -> None:
@@ -74,6 +75,12 @@ class HookSpecs:
     @hookspec
     def ganzoo_register_callbacks(self, register: Callable[..., None]) -> None:
         """``register(name, factory, ...)``; factory(**kwargs) -> Callback."""
+
+    @hookspec
+    def ganzoo_register_optimizers(self, register: Callable[..., None]) -> None:
+        """``register(name, factory, ...)``; factory(params, *, lr, betas, capturable,
+        **kwargs) -> torch.optim.Optimizer (``betas`` are the preset's beta1, beta2;
+        ``capturable``: the optimizer will be replayed in a CUDA graph)."""
 
     @hookspec
     def ganzoo_register_presets(self, register: Callable[..., None]) -> None:

@@ -47,7 +47,8 @@ class Checkpoint:
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, list]:
     state = opt.state_dict()
     tensors = {f"{prefix}.{index}.{name}": value.detach().clone().contiguous()
-               for index, entry in state["state"].items() for name, value in entry.items()}
+               for index, entry in state["state"].items() for name, value in entry.items()
+               if isinstance(value, torch.Tensor)}  # SGD keeps momentum_buffer=None
     return tensors, state["param_groups"]
 
 
@@ -58,7 +59,7 @@ def _restore_optimizer(ckpt: Checkpoint, prefix: str, opt: torch.optim.Optimizer
         index, name = key.split(".", 1)
         state.setdefault(int(index), {})[name] = value
     params = [p for group in opt.param_groups for p in group["params"]]
-    for index, entry in state.items():  # Adam: moments shaped like the weight, a scalar step
+    for index, entry in state.items():  # moments shaped like the weight, a scalar step
         if not 0 <= index < len(params):
             raise ValueError(f"{prefix} has state for parameter {index} of {len(params)}")
         for name, value in entry.items():

@@ -16,8 +16,18 @@ import copy
 import torch
 from torch import Tensor
 
+from ..core.build import build_optimizer
 from ..core.errors import ConfigError
-from ..core.interfaces import Discriminator, GANLoss, Generator, TrainSettings
+from ..core.interfaces import (
+    ComponentRef,
+    Discriminator,
+    GANLoss,
+    Generator,
+    Objective,
+    TrainSettings,
+    as_objective,
+)
+from .context import StepContext
 from .optim import adam
 
 PRECISIONS = ("fp32", "bf16")
@@ -34,7 +44,8 @@ class TrainStep:
     per backward; their gradients still reach the parameters the wrapper reduces.
     """
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, loss: GANLoss,
+    def __init__(self, generator: Generator, discriminator: Discriminator,
+                 loss: GANLoss | Objective,
                  opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  precision: str = "fp32", n_critic: int = 1,
                  ema: Generator | None = None, ema_decay: float = 0.0) -> None:
@@ -44,11 +55,13 @@ class TrainStep:
         self.generator = generator
         self.discriminator = discriminator
         self.loss = loss
+        self.objective = as_objective(loss)
         self.opt_g = opt_g
         self.opt_d = opt_d
         self.precision = precision
         self.n_critic = n_critic
-        self.conditional = bool(generator.num_classes)
+        self.conditional = bool(generator.num_classes)  # G is given the real batch's labels
+        self.d_conditional = bool(discriminator.num_classes)
         self.ema = ema
         self.ema_decay = ema_decay
         self.call_g: torch.nn.Module = generator
@@ -58,13 +71,22 @@ class TrainStep:
         self._d_params = tuple(p for p in discriminator.parameters() if p.requires_grad)
 
     @classmethod
-    def create(cls, generator: Generator, discriminator: Discriminator, loss: GANLoss,
-               settings: TrainSettings, precision: str = "fp32",
-               capturable: bool = False) -> TrainStep:
-        """A step with Adam optimisers, ``n_critic`` and the EMA from the preset's settings."""
+    def create(cls, generator: Generator, discriminator: Discriminator,
+               loss: GANLoss | Objective, settings: TrainSettings, precision: str = "fp32",
+               capturable: bool = False, optimizer_g: ComponentRef | None = None,
+               optimizer_d: ComponentRef | None = None) -> TrainStep:
+        """A step with the named registered optimizers (None: fused Adam), ``n_critic`` and
+        the EMA from the preset's settings."""
         betas = (settings.beta1, settings.beta2)
-        opt_g = adam(generator.parameters(), settings.lr_g, betas, capturable)
-        opt_d = adam(discriminator.parameters(), settings.lr_d, betas, capturable)
+
+        def optimizer(ref: ComponentRef | None, module: torch.nn.Module, lr: float):
+            if ref is None:
+                return adam(module.parameters(), lr, betas, capturable)
+            return build_optimizer(ref, module.parameters(), lr=lr, betas=betas,
+                                   capturable=capturable)
+
+        opt_g = optimizer(optimizer_g, generator, settings.lr_g)
+        opt_d = optimizer(optimizer_d, discriminator, settings.lr_d)
         ema = copy.deepcopy(generator).requires_grad_(False) if settings.ema else None
         return cls(generator, discriminator, loss, opt_g, opt_d, precision, settings.n_critic,
                    ema, settings.ema)
@@ -91,49 +113,44 @@ class TrainStep:
         losses_d = []
         for i in range(self.n_critic):
             part = slice(i * n, (i + 1) * n)
-            cond = (labels[part],) if self.conditional else ()
+            asked = None if labels is None else labels[part]
+            g_cond = (asked,) if self.conditional else ()
             last = i == self.n_critic - 1
             # only the last fakes train G
             with torch.set_grad_enabled(last), self._autocast(real.device):
-                fake = self.call_g(noise[part], *cond)
-            losses_d.append(self._update_d(real[part], fake.detach(), cond))
-        loss_g = self._update_g(fake, cond)
+                fake = self.call_g(noise[part], *g_cond)
+            losses_d.append(self._update_d(self._context("d", real[part], asked, noise[part],
+                                                         fake.detach().to(real.dtype))))
+        loss_g = self._update_g(self._context("g", real[part], asked, noise[part], fake))
         if self.ema is not None:
             self._update_ema()
         loss_d = losses_d[0] if self.n_critic == 1 else torch.stack(losses_d).mean()
         return torch.stack([loss_d, loss_g]).detach()
 
-    def _update_d(self, real: Tensor, fake: Tensor, cond: tuple) -> Tensor:
-        D, loss = self.discriminator, self.loss
-        fake = fake.to(real.dtype)
-        with self._autocast(real.device):
-            if D.batch_dependent:
-                real_logits = self.call_d(real, *cond).float()
-                fake_logits = D(fake, *cond).float()
-            else:
-                both = tuple(torch.cat([c, c]) for c in cond)
-                logits = self.call_d(torch.cat([real, fake]), *both).float()
-                real_logits, fake_logits = logits.split(real.shape[0])
-        loss_d = loss.discriminator_loss(real_logits, fake_logits)
-        reg = loss.discriminator_regularizer(lambda x: D(x, *cond).float(), real, fake.float())
-        total_d = loss_d if reg is None else loss_d + reg
+    def _context(self, update: str, real: Tensor, labels: Tensor | None, noise: Tensor,
+                 fake: Tensor) -> StepContext:
+        d_cond = (labels,) if self.d_conditional else ()
+        return StepContext(update, real, labels, noise, fake, self.discriminator, self.call_d,
+                           d_cond, lambda: self._autocast(real.device))
+
+    def _update_d(self, ctx: StepContext) -> Tensor:
+        loss_d = self.objective.d_loss(ctx)
         self.opt_d.zero_grad(set_to_none=True)
-        total_d.backward()
+        loss_d.backward()
         self.opt_d.step()
+        self.objective.after_d_update(self.discriminator)
         return loss_d
 
-    def _update_g(self, fake: Tensor, cond: tuple) -> Tensor:
-        D = self.discriminator
+    def _update_g(self, ctx: StepContext) -> Tensor:
         self._d_requires_grad(False)  # only G is updated: skip D's weight gradients
         try:
-            with self._autocast(fake.device):
-                fake_logits = D(fake, *cond).float()
-            loss_g = self.loss.generator_loss(fake_logits)
+            loss_g = self.objective.g_loss(ctx)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
         finally:
             self._d_requires_grad(True)
+        self.objective.after_g_update(self.generator)
         return loss_g
 
     def _d_requires_grad(self, on: bool) -> None:

@@ -1,4 +1,5 @@
-"""Least-squares, hinge and Wasserstein-with-gradient-penalty losses, on raw D outputs."""
+"""Losses on raw D outputs: least squares, hinge, Wasserstein with a gradient penalty,
+WGAN-div, DRAGAN and the boundary-seeking GAN."""
 
 from __future__ import annotations
 
@@ -54,8 +55,70 @@ class WassersteinGP(GANLoss):
         return self.weight * gradient_penalty(critic, real.lerp(fake, mix))
 
 
-def gradient_penalty(critic: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
-    """E(|grad_x critic(x)| - 1)^2 over ``points``, differentiable in critic's weights."""
+class WassersteinDiv(GANLoss):
+    """WGAN-div (Wu et al. 2018): D: E C(x~) - E C(x) + k E |grad C(x^)|^p at random points
+    x^ between real and fake images (Algorithm 1); G: -E C(x~). The paper: k 2, p 6."""
+
+    def __init__(self, k: float = 2.0, p: float = 6.0) -> None:
+        if not (k >= 0 and p > 0):
+            raise ValueError(f"k must be >= 0 and p > 0, got k={k}, p={p}")
+        self.k, self.p = float(k), float(p)
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return -fake_logits.mean()
+
+    def discriminator_regularizer(self, critic: Callable[[Tensor], Tensor], real: Tensor,
+                                  fake: Tensor) -> Tensor:
+        mix = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
+        norms = input_gradient(critic, real.lerp(fake, mix)).flatten(1).norm(dim=1)
+        return self.k * norms.pow(self.p).mean()
+
+
+class DRAGAN(GANLoss):
+    """DRAGAN (Kodali et al. 2017): the non-saturating GAN losses, and for D a penalty
+    weight * E(|grad C(x^)| - 1)^2 at points near the real data, x^ = x + a * d with
+    d = 0.5 std(x) U[0, 1] per element and a ~ U[0, 1] per image (the authors' code)."""
+
+    def __init__(self, weight: float = 10.0) -> None:
+        if not weight >= 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        self.weight = float(weight)
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-fake_logits).mean()
+
+    def discriminator_regularizer(self, critic: Callable[[Tensor], Tensor], real: Tensor,
+                                  fake: Tensor) -> Tensor:
+        spread = 0.5 * real.std() * torch.rand_like(real)
+        mix = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
+        return self.weight * gradient_penalty(critic, real + mix * spread)
+
+
+class BoundarySeeking(GANLoss):
+    """BGAN (Hjelm et al. 2018): D the non-saturating BCE;
+    G: 1/2 E (log D(x~) - log(1 - D(x~)))^2 = 1/2 E C(x~)^2."""
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return fake_logits.square().mean() / 2
+
+
+def input_gradient(critic: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
+    """d critic(x).sum() / dx at ``points``, differentiable in critic's weights."""
     points = points.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
+    return grad
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
+    """E(|grad_x critic(x)| - 1)^2 over ``points``, differentiable in critic's weights."""
+    grad = input_gradient(critic, points)
     return (grad.flatten(1).norm(dim=1) - 1).square().mean()

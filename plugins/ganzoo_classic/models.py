@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ganzoo import Discriminator, Generator, mlp_layers
+from ganzoo import Discriminator, DOutput, Generator, mlp_layers
 
 D_NORMS = ("batch", "layer", "spectral", "none")
 
@@ -92,12 +92,15 @@ class DCGANDiscriminator(Discriminator):
     ``norm``: "batch" (DCGAN), "layer" (WGAN-GP: a per-sample gradient penalty must not
     mix samples), "spectral" (spectral normalisation of every weight, SN-GAN) or "none".
     With ``num_classes`` it is class-conditional with a projection head (Miyato & Koyama
-    2018): the logit gains embedding(y) . features(x).
+    2018): the logit gains embedding(y) . features(x). With ``class_outputs`` it also
+    predicts the class from the image (ACGAN's auxiliary classifier), as a DOutput.
     """
 
     def __init__(self, in_shape: Sequence[int] = (1, 28, 28), base: int = 64,
-                 norm: str = "batch", slope: float = 0.2, num_classes: int = 0) -> None:
+                 norm: str = "batch", slope: float = 0.2, num_classes: int = 0,
+                 class_outputs: int = 0) -> None:
         super().__init__(tuple(in_shape), num_classes)
+        self.class_outputs = int(class_outputs)
         if norm not in D_NORMS:
             raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
         self.batch_dependent = norm == "batch"
@@ -116,13 +119,17 @@ class DCGANDiscriminator(Discriminator):
         self.head = wrap(nn.Linear(widths[-1] * start * start, 1))
         self.embed = (wrap(nn.Embedding(self.num_classes, widths[-1] * start * start))
                       if self.num_classes else None)
+        self.classify = (wrap(nn.Linear(widths[-1] * start * start, self.class_outputs))
+                         if self.class_outputs else None)
         dcgan_init(self)
 
-    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor | DOutput:
         h = self.features(x)
         logits = self.head(h).view(-1)
         if self.embed is not None:
             logits = logits + (self.embed(labels) * h).sum(1)
+        if self.classify is not None:
+            return DOutput(logits, class_logits=self.classify(h))
         return logits
 
 

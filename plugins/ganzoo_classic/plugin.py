@@ -8,13 +8,15 @@ from ganzoo import hookimpl
 
 from .evaluator import FashionCNN
 from .fashion import FashionMNIST
-from .losses import Hinge, LeastSquares, WassersteinGP
+from .losses import DRAGAN, BoundarySeeking, Hinge, LeastSquares, WassersteinDiv, WassersteinGP
 from .models import (
     ConditionalMLPGenerator,
     DCGANDiscriminator,
     DCGANGenerator,
     ProjectionMLPDiscriminator,
 )
+from .objectives import WGAN, AuxiliaryClassifier, RelativisticAverage, SoftmaxGAN
+from .optimizers import rmsprop, sgd
 
 ganzoo_requires = ("vanilla",)  # the Fashion-MNIST evaluator builds on vanilla's CNN
 
@@ -41,6 +43,17 @@ def ganzoo_register_losses(register):
     register("hinge", Hinge, summary="hinge loss (SN-GAN)")
     register("wgan-gp", WassersteinGP,
              summary="Wasserstein loss with gradient penalty; weight=10")
+    register("wgan", WGAN, summary="Wasserstein loss, D's weights clipped after each update; "
+                                   "clip=0.01")
+    register("wgan-div", WassersteinDiv, summary="Wasserstein divergence; k=2, p=6")
+    register("dragan", DRAGAN, summary="non-saturating loss, gradient penalty near the real "
+                                       "data; weight=10")
+    register("bgan", BoundarySeeking, summary="boundary-seeking GAN")
+    register("ragan", RelativisticAverage, summary="relativistic average (non-saturating)")
+    register("softmax-gan", SoftmaxGAN, summary="softmax GAN (a partition function over the "
+                                                "real and fake batch)")
+    register("acgan", AuxiliaryClassifier,
+             summary="auxiliary classifier GAN: D predicts the class (class_outputs=N)")
 
 
 @hookimpl
@@ -52,3 +65,9 @@ def ganzoo_register_datasets(register):
 @hookimpl
 def ganzoo_register_evaluators(register):
     register("fashion-cnn", FashionCNN, summary="2-conv CNN classifier for Fashion-MNIST")
+
+
+@hookimpl
+def ganzoo_register_optimizers(register):
+    register("rmsprop", rmsprop, summary="RMSprop (foreach); alpha, eps, momentum")
+    register("sgd", sgd, summary="SGD (foreach); momentum, nesterov")

@@ -3,6 +3,7 @@ top-level ``registry/`` catalogue."""
 
 from __future__ import annotations
 
+import ganzoo
 from ganzoo import hookimpl
 
 from .evaluator import SmallCNN
@@ -35,3 +36,9 @@ def ganzoo_register_datasets(register):
 @hookimpl
 def ganzoo_register_evaluators(register):
     register("small-cnn", SmallCNN, summary="2-conv CNN classifier; scores samples of 28x28 data")
+
+
+@hookimpl
+def ganzoo_register_optimizers(register):
+    register("adam", ganzoo.fused_adam, summary="Adam on torch's fused kernel, called directly "
+                                                "(what a preset naming no optimizer gets)")

@@ -144,7 +144,8 @@ def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision
     parts = _parts(preset, device)
     graphs = cuda_graphs and device.type == "cuda"
     step = TrainStep.create(parts.generator, parts.discriminator, parts.loss, preset.train,
-                            precision, capturable=graphs)
+                            precision, capturable=graphs, optimizer_g=preset.optimizer_g,
+                            optimizer_d=preset.optimizer_d)
     per_step = batch_size * preset.train.n_critic
     feed = _endless(data, per_step)
     flops = _flops_of_copy(step, lambda: next(feed))  # counted eagerly: the same kernels
@@ -174,9 +175,12 @@ def tutorial_can_train(preset: Preset) -> bool:
     """The tutorial's loop trains an unconditional GAN, one D update per G update, with no
     loss term that needs D itself; other presets are measured without it."""
     parts = build(preset)
+    if not isinstance(parts.loss, GANLoss):  # an objective: the tutorial has its one loss
+        return False
     own_regularizer = (type(parts.loss).discriminator_regularizer
                        is not GANLoss.discriminator_regularizer)
-    return not (parts.generator.num_classes or preset.train.n_critic > 1 or own_regularizer)
+    return not (parts.generator.num_classes or preset.train.n_critic > 1 or own_regularizer
+                or preset.optimizer_g is not None or preset.optimizer_d is not None)
 
 
 def _endless(data: DeviceImages, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -1,0 +1,70 @@
+"""What an objective's losses read in one update: the batch, the fakes, D's outputs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..core.interfaces import Discriminator, DOutput, as_output
+
+
+class StepContext:
+    """The update an objective computes a loss for (``update`` is "d" or "g").
+
+    ``real`` (this update's real images), ``labels`` (theirs; the labels a conditional G
+    was given), ``noise`` and ``fake`` (G's images; detached in a D update) are tensors;
+    ``real_out`` and ``fake_out`` are D's :class:`~ganzoo.DOutput` on them, computed on first
+    use and at most once (in a D update both in one pass unless D is batch-dependent);
+    ``d(x)`` is D's output for any images, differentiable in ``x``, outside autocast.
+    """
+
+    def __init__(self, update: str, real: Tensor, labels: Tensor | None, noise: Tensor,
+                 fake: Tensor, discriminator: Discriminator, call_d: Callable,
+                 d_cond: tuple, autocast: Callable[[], contextlib.AbstractContextManager]
+                 ) -> None:
+        self.update, self.real, self.labels, self.noise, self.fake = (update, real, labels,
+                                                                      noise, fake)
+        self._D, self._call_d, self._cond, self._autocast = (discriminator, call_d, d_cond,
+                                                             autocast)
+        self._real_out: DOutput | None = None
+        self._fake_out: DOutput | None = None
+
+    def d(self, x: Tensor) -> DOutput:
+        """D's output for images ``x`` (with this update's labels, for a conditional D)."""
+        return as_output(self._D(x, *self._cond)).float()
+
+    @property
+    def real_out(self) -> DOutput:
+        if self._real_out is None:
+            if self.update == "d":
+                self._both()
+            else:
+                with self._autocast():
+                    self._real_out = as_output(self._D(self.real, *self._cond)).float()
+        return self._real_out
+
+    @property
+    def fake_out(self) -> DOutput:
+        if self._fake_out is None:
+            if self.update == "d":
+                self._both()
+            else:
+                with self._autocast():
+                    self._fake_out = as_output(self._D(self.fake, *self._cond)).float()
+        return self._fake_out
+
+    def _both(self) -> None:
+        """D on real and fake in a D update: the first pass goes through ``call_d`` (the
+        DDP wrapper in a distributed run)."""
+        D, cond = self._D, self._cond
+        with self._autocast():
+            if D.batch_dependent:  # its batch statistics must not mix real and fake
+                self._real_out = as_output(self._call_d(self.real, *cond)).float()
+                self._fake_out = as_output(D(self.fake, *cond)).float()
+            else:
+                both = tuple(torch.cat([c, c]) for c in cond)
+                out = as_output(self._call_d(torch.cat([self.real, self.fake]), *both)).float()
+                self._real_out, self._fake_out = out.split(self.real.shape[0])
