@@ -39,6 +39,7 @@ from .core.errors import (
 )
 from .core.idx import read_idx, write_idx
 from .core.interfaces import (
+    Augment,
     Callback,
     ComponentRef,
     Dataset,
@@ -60,6 +61,7 @@ from .engine.optim import adam as fused_adam
 
 __all__ = [
     "IDX_SPLITS",
+    "Augment",
     "CallbackError",
     "Callback",
     "CheckpointError",

@@ -35,7 +35,7 @@ def tensors(path, prefix=""):
 
 
 VARIANTS = ["wgan-mnist", "ragan-mnist", "softmax-gan-mnist", "bgan-mnist", "dragan-mnist",
-            "wgan-div-mnist", "acgan-mnist"]
+            "wgan-div-mnist", "acgan-mnist", "dcgan-diffaugment-mnist"]
 PRESETS = ["vanilla-mnist", "dcgan-mnist", "wgan-gp-mnist", "lsgan-mnist", "hinge-dcgan-mnist",
            "cgan-mnist", "cdcgan-mnist", "vanilla-fashion-mnist", "dcgan-fashion-mnist",
            *VARIANTS]

@@ -145,7 +145,7 @@ def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision
     graphs = cuda_graphs and device.type == "cuda"
     step = TrainStep.create(parts.generator, parts.discriminator, parts.loss, preset.train,
                             precision, capturable=graphs, optimizer_g=preset.optimizer_g,
-                            optimizer_d=preset.optimizer_d)
+                            optimizer_d=preset.optimizer_d, augment=parts.augment)
     per_step = batch_size * preset.train.n_critic
     feed = _endless(data, per_step)
     flops = _flops_of_copy(step, lambda: next(feed))  # counted eagerly: the same kernels

@@ -8,6 +8,7 @@ import torch
 
 from .errors import ConfigError, PluginError
 from .interfaces import (
+    Augment,
     Callback,
     ComponentRef,
     Dataset,
@@ -22,15 +23,16 @@ from .interfaces import (
 from .plugins import Registry, get_registry
 
 BASES = {"generator": Generator, "discriminator": Discriminator, "loss": (GANLoss, Objective),
-         "dataset": Dataset, "evaluator": Evaluator, "callback": Callback}
+         "dataset": Dataset, "evaluator": Evaluator, "callback": Callback, "augment": Augment}
 
 
 @dataclass
 class Components:
     generator: Generator
     discriminator: Discriminator
-    loss: GANLoss
+    loss: GANLoss | Objective
     dataset: Dataset
+    augment: Augment | None = None  # what D sees every image through, if the preset names one
 
 
 def build_component(kind: str, ref: ComponentRef, registry: Registry | None = None):
@@ -83,6 +85,7 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
         discriminator=build_component("discriminator", preset.discriminator, registry),
         loss=build_component("loss", preset.loss, registry),
         dataset=build_component("dataset", preset.dataset, registry),
+        augment=build_component("augment", preset.augment, registry) if preset.augment else None,
     )
     shape = tuple(parts.dataset.sample_shape)
     for kind, got in (("generator", parts.generator.out_shape),

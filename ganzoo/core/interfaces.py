@@ -177,6 +177,16 @@ def as_objective(loss: GANLoss | Objective) -> Objective:
     return loss if isinstance(loss, Objective) else LossObjective(loss)
 
 
+class Augment(abc.ABC):
+    """A random, differentiable transformation of every image D sees, real and fake, in both
+    updates (DiffAugment, Zhao et al. 2020): D trains on T(x) and T(G(z)), and G's gradient
+    flows through T. Takes and returns float images (N, C, H, W) in D's input range; draws
+    its randomness from torch's global RNG, so runs stay reproducible and resumable."""
+
+    @abc.abstractmethod
+    def __call__(self, images: Tensor) -> Tensor: ...
+
+
 class Evaluator(nn.Module, abc.ABC):
     """A classifier of one dataset's images; its features and class scores rate samples.
 
@@ -313,6 +323,7 @@ class Preset:
     # are lr_g and lr_d, and beta1, beta2 their betas where they take any
     optimizer_g: ComponentRef | None = None
     optimizer_d: ComponentRef | None = None
+    augment: ComponentRef | None = None  # a registered Augment for what D sees (None: off)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
@@ -327,7 +338,7 @@ class Preset:
             "discriminator": self.discriminator.to_dict(),
             "loss": self.loss.to_dict(),
             "dataset": self.dataset.to_dict(),
-            **{k: getattr(self, k).to_dict() for k in OPTIMIZER_FIELDS if getattr(self, k)},
+            **{k: getattr(self, k).to_dict() for k in OPTIONAL_FIELDS if getattr(self, k)},
             "train": asdict(self.train),
             "callbacks": [ref.to_dict() for ref in self.callbacks],
         }
@@ -348,5 +359,5 @@ class Preset:
 
 COMPONENT_KINDS = ("generator", "discriminator", "loss", "dataset")  # every preset names these
 OPTIMIZER_FIELDS = ("optimizer_g", "optimizer_d")  # optional: the engine's Adam by default
-COMPONENT_FIELDS = (*COMPONENT_KINDS, *OPTIMIZER_FIELDS)
-FIELD_KINDS = {**{k: k for k in COMPONENT_KINDS}, **dict.fromkeys(OPTIMIZER_FIELDS, "optimizer")}
+OPTIONAL_FIELDS = (*OPTIMIZER_FIELDS, "augment")  # None when a preset does not name them
+COMPONENT_FIELDS = (*COMPONENT_KINDS, *OPTIONAL_FIELDS)

@@ -43,10 +43,11 @@ KINDS = {
     "evaluator": "ganzoo_register_evaluators",
     "callback": "ganzoo_register_callbacks",
     "optimizer": "ganzoo_register_optimizers",
+    "augment": "ganzoo_register_augments",
 }
 PLURALS = {"preset": "presets", "generator": "generators", "discriminator": "discriminators",
            "loss": "losses", "dataset": "datasets", "evaluator": "evaluators",
-           "callback": "callbacks", "optimizer": "optimizers"}
+           "callback": "callbacks", "optimizer": "optimizers", "augment": "augments"}
 
 
 class HookSpecs:
@@ -81,6 +82,10 @@ class HookSpecs:
         """``register(name, factory, ...)``; factory(params, *, lr, betas, capturable,
         **kwargs) -> torch.optim.Optimizer (``betas`` are the preset's beta1, beta2;
         ``capturable``: the optimizer will be replayed in a CUDA graph)."""
+
+    @hookspec
+    def ganzoo_register_augments(self, register: Callable[..., None]) -> None:
+        """``register(name, factory, ...)``; factory(**kwargs) -> Augment."""
 
     @hookspec
     def ganzoo_register_presets(self, register: Callable[..., None]) -> None:

@@ -28,7 +28,7 @@ import tomli_w
 
 from .config import TRAIN_FIELDS, apply_overrides
 from .errors import ConfigError, GanzooError
-from .interfaces import COMPONENT_KINDS, OPTIMIZER_FIELDS, ComponentRef, Preset
+from .interfaces import COMPONENT_KINDS, OPTIONAL_FIELDS, ComponentRef, Preset
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,7 +36,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SUFFIXES = (".toml", ".json")
-TOP_KEYS = ("name", "summary", *COMPONENT_KINDS, *OPTIMIZER_FIELDS, "train", "callbacks")
+TOP_KEYS = ("name", "summary", *COMPONENT_KINDS, *OPTIONAL_FIELDS, "train", "callbacks")
 
 
 def looks_like_file(text: str) -> bool:
@@ -79,7 +79,7 @@ def preset_from_data(data: Mapping[str, Any], path: Path) -> Preset:
     missing = [k for k in COMPONENT_KINDS if k not in data]
     if missing:
         raise _fail(path, missing[0], "a component, e.g. " + missing[0] + ' = { name = "..." }')
-    refs = {k: _component(path, k, data[k]) for k in (*COMPONENT_KINDS, *OPTIMIZER_FIELDS)
+    refs = {k: _component(path, k, data[k]) for k in (*COMPONENT_KINDS, *OPTIONAL_FIELDS)
             if k in data}
     callbacks = data.get("callbacks", [])
     if not isinstance(callbacks, list):
@@ -123,7 +123,7 @@ def load_preset_file(path: Path | str) -> Preset:
 def preset_to_toml(preset: Preset) -> str:
     """A preset as a TOML file that :func:`load_preset_file` reads back equal."""
     data = preset.to_dict()
-    for kind in (*COMPONENT_KINDS, *OPTIMIZER_FIELDS):
+    for kind in (*COMPONENT_KINDS, *OPTIONAL_FIELDS):
         if kind in data and not data[kind]["kwargs"]:
             del data[kind]["kwargs"]
     if not data["callbacks"]:

@@ -71,7 +71,8 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
     G, D = parts.generator.to(device), parts.discriminator.to(device)
     graphs = options.cuda_graphs and device.type == "cuda" and world.size == 1
     eager = TrainStep.create(G, D, parts.loss, settings, options.precision, capturable=graphs,
-                             optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
+                             optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d,
+                             augment=parts.augment)
     images, labels = parts.dataset.load("train", data_root)
     data = DeviceImages(images, labels, device, hflip=settings.hflip)
     steps_per_epoch = data.steps_per_epoch(images_per_step(settings) * world.size)

@@ -19,6 +19,7 @@ from torch import Tensor
 from ..core.build import build_optimizer
 from ..core.errors import ConfigError
 from ..core.interfaces import (
+    Augment,
     ComponentRef,
     Discriminator,
     GANLoss,
@@ -48,7 +49,8 @@ class TrainStep:
                  loss: GANLoss | Objective,
                  opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  precision: str = "fp32", n_critic: int = 1,
-                 ema: Generator | None = None, ema_decay: float = 0.0) -> None:
+                 ema: Generator | None = None, ema_decay: float = 0.0,
+                 augment: Augment | None = None) -> None:
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {precision!r}; choose from "
                               f"{', '.join(PRECISIONS)}")
@@ -64,6 +66,7 @@ class TrainStep:
         self.d_conditional = bool(discriminator.num_classes)
         self.ema = ema
         self.ema_decay = ema_decay
+        self.augment = augment
         self.call_g: torch.nn.Module = generator
         self.call_d: torch.nn.Module = discriminator
         # D's trained weights, switched off in G updates (a frozen one stays frozen); a
@@ -74,7 +77,8 @@ class TrainStep:
     def create(cls, generator: Generator, discriminator: Discriminator,
                loss: GANLoss | Objective, settings: TrainSettings, precision: str = "fp32",
                capturable: bool = False, optimizer_g: ComponentRef | None = None,
-               optimizer_d: ComponentRef | None = None) -> TrainStep:
+               optimizer_d: ComponentRef | None = None,
+               augment: Augment | None = None) -> TrainStep:
         """A step with the named registered optimizers (None: fused Adam), ``n_critic`` and
         the EMA from the preset's settings."""
         betas = (settings.beta1, settings.beta2)
@@ -89,7 +93,7 @@ class TrainStep:
         opt_d = optimizer(optimizer_d, discriminator, settings.lr_d)
         ema = copy.deepcopy(generator).requires_grad_(False) if settings.ema else None
         return cls(generator, discriminator, loss, opt_g, opt_d, precision, settings.n_critic,
-                   ema, settings.ema)
+                   ema, settings.ema, augment)
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
         if self.precision == "bf16":
@@ -131,7 +135,7 @@ class TrainStep:
                  fake: Tensor) -> StepContext:
         d_cond = (labels,) if self.d_conditional else ()
         return StepContext(update, real, labels, noise, fake, self.discriminator, self.call_d,
-                           d_cond, lambda: self._autocast(real.device))
+                           d_cond, lambda: self._autocast(real.device), self.augment)
 
     def _update_d(self, ctx: StepContext) -> Tensor:
         loss_d = self.objective.d_loss(ctx)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ganzoo import hookimpl
 
+from .augment import DiffAugment
 from .evaluator import FashionCNN
 from .fashion import FashionMNIST
 from .losses import DRAGAN, BoundarySeeking, Hinge, LeastSquares, WassersteinDiv, WassersteinGP
@@ -71,3 +72,9 @@ def ganzoo_register_evaluators(register):
 def ganzoo_register_optimizers(register):
     register("rmsprop", rmsprop, summary="RMSprop (foreach); alpha, eps, momentum")
     register("sgd", sgd, summary="SGD (foreach); momentum, nesterov")
+
+
+@hookimpl
+def ganzoo_register_augments(register):
+    register("diffaugment", DiffAugment,
+             summary="DiffAugment: policy=color,translation,cutout (Zhao et al. 2020)")
