@@ -188,10 +188,14 @@ def test_cuda_graph_step_matches_eager_on_gpu():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("preset,sets", [("cgan-mnist", {}), ("wgan-gp-mnist", {"n_critic": 2}),
-                                         ("dcgan-mnist", {"ema": 0.9})])
+                                         ("dcgan-mnist", {"ema": 0.9}),
+                                         ("wgan-mnist", {"n_critic": 2}), ("ragan-mnist", {}),
+                                         ("acgan-mnist", {}), ("dcgan-diffaugment-mnist", {})])
 def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, sets):
-    """Conditioning, several D updates, a gradient penalty (double backward) and the EMA all
-    replay as one graph and match eager training."""
+    """Conditioning, several D updates, a gradient penalty (double backward), the EMA, and
+    the objectives' paths (real logits in G's loss, clipping after D's update with RMSprop,
+    a structured D output, an augment's random draws) replay as one graph and match eager
+    training."""
     from ganzoo.core.config import apply_overrides
     from ganzoo.engine.step import CudaGraphStep
 
@@ -201,7 +205,9 @@ def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, 
         torch.manual_seed(0)
         parts = build(resolved)
         G, D = parts.generator.cuda(), parts.discriminator.cuda()
-        return TrainStep.create(G, D, parts.loss, resolved.train, capturable=True)
+        return TrainStep.create(G, D, parts.loss, resolved.train, capturable=True,
+                                optimizer_g=resolved.optimizer_g,
+                                optimizer_d=resolved.optimizer_d, augment=parts.augment)
 
     eager, graphed = make(), make()
     run = CudaGraphStep(graphed, warmup=2)
@@ -211,7 +217,7 @@ def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, 
         real = torch.rand(n, 1, 28, 28, device="cuda", generator=gen) * 2 - 1
         labels = torch.randint(0, 10, (n,), device="cuda", generator=gen)
         noise = torch.randn(n, eager.generator.z_dim, device="cuda", generator=gen)
-        # the penalty's interpolation draws from the global RNG: same state for both
+        # penalties and augments draw from the global RNG: the same state for both
         state = torch.cuda.get_rng_state()
         want = eager(real, labels, noise)
         torch.cuda.set_rng_state(state)
