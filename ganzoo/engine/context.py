@@ -41,24 +41,26 @@ class StepContext:
     @property
     def real_out(self) -> DOutput:
         if self._real_out is None:
-            if self.update == "d":
-                self._both()
-            else:
-                with self._autocast():
-                    real = self._seen(self.real)
-                    self._real_out = as_output(self._D(real, *self._cond)).float()
+            self._outputs(real=True)
         return self._real_out
 
     @property
     def fake_out(self) -> DOutput:
         if self._fake_out is None:
-            if self.update == "d":
-                self._both()
-            else:
-                with self._autocast():
-                    fake = self._seen(self.fake)
-                    self._fake_out = as_output(self._D(fake, *self._cond)).float()
+            self._outputs(real=False)
         return self._fake_out
+
+    def _outputs(self, real: bool) -> None:
+        if self.update == "d":  # both, as D's update uses both
+            self._both()
+            return
+        with self._autocast():  # D is frozen in G's update: the bare module, one batch
+            out = as_output(self._D(self._seen(self.real if real else self.fake),
+                                    *self._cond)).float()
+        if real:
+            self._real_out = out
+        else:
+            self._fake_out = out
 
     def _both(self) -> None:
         """D on real and fake in a D update: the first pass goes through ``call_d`` (the

@@ -34,20 +34,24 @@ class Hinge(GANLoss):
         return -fake_logits.mean()
 
 
-class WassersteinGP(GANLoss):
-    """WGAN-GP (Gulrajani et al. 2017): D: E D(G(z)) - E D(x) + weight * E(|grad D(x^)| - 1)^2
-    at random points x^ between real and fake images; G: -E D(G(z))."""
-
-    def __init__(self, weight: float = 10.0) -> None:
-        if not weight >= 0:
-            raise ValueError(f"weight must be >= 0, got {weight}")
-        self.weight = float(weight)
+class Wasserstein(GANLoss):
+    """The critic's Wasserstein estimate: D: E D(G(z)) - E D(x); G: -E D(G(z))."""
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return fake_logits.mean() - real_logits.mean()
 
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
         return -fake_logits.mean()
+
+
+class WassersteinGP(Wasserstein):
+    """WGAN-GP (Gulrajani et al. 2017): the Wasserstein losses, and for D a penalty
+    weight * E(|grad D(x^)| - 1)^2 at random points x^ between real and fake images."""
+
+    def __init__(self, weight: float = 10.0) -> None:
+        if not weight >= 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        self.weight = float(weight)
 
     def discriminator_regularizer(self, critic: Callable[[Tensor], Tensor], real: Tensor,
                                   fake: Tensor) -> Tensor:
@@ -55,20 +59,14 @@ class WassersteinGP(GANLoss):
         return self.weight * gradient_penalty(critic, real.lerp(fake, mix))
 
 
-class WassersteinDiv(GANLoss):
-    """WGAN-div (Wu et al. 2018): D: E C(x~) - E C(x) + k E |grad C(x^)|^p at random points
-    x^ between real and fake images (Algorithm 1); G: -E C(x~). The paper: k 2, p 6."""
+class WassersteinDiv(Wasserstein):
+    """WGAN-div (Wu et al. 2018): the Wasserstein losses, and for D k E |grad C(x^)|^p at
+    random points x^ between real and fake images (Algorithm 1). The paper: k 2, p 6."""
 
     def __init__(self, k: float = 2.0, p: float = 6.0) -> None:
         if not (k >= 0 and p > 0):
             raise ValueError(f"k must be >= 0 and p > 0, got k={k}, p={p}")
         self.k, self.p = float(k), float(p)
-
-    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return fake_logits.mean() - real_logits.mean()
-
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        return -fake_logits.mean()
 
     def discriminator_regularizer(self, critic: Callable[[Tensor], Tensor], real: Tensor,
                                   fake: Tensor) -> Tensor:
