@@ -98,23 +98,22 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
     return parts
 
 
-def _shapes(out, want) -> dict[str, tuple]:
-    """(got, expected) per field: a tensor's shape, or each field of a DOutput."""
-    if isinstance(want, tuple):  # a generator: one tensor
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        return {"": (got, want)}
-    if isinstance(out, torch.Tensor):
-        return {"": (tuple(out.shape), want["logits"])}
+def _shape(value) -> tuple | str:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def _d_shapes(out, class_outputs: int) -> tuple[dict, dict]:
+    """(got, expected) shapes of a discriminator's output on 2 samples, field by field: the
+    logits alone, or each field of a DOutput (class logits when D predicts classes)."""
     if not isinstance(out, DOutput):
-        return {"": (type(out).__name__, want["logits"])}
-    found = {"logits": (tuple(out.logits.shape), want["logits"])}
-    if want["class_logits"][1] or out.class_logits is not None:
-        got = None if out.class_logits is None else tuple(out.class_logits.shape)
-        found["class_logits"] = (got, want["class_logits"])
-    for name, value in out.fields().items():
-        if name not in found and value.shape[0] != 2:
-            found[name] = (tuple(value.shape), "(2, ...)")
-    return found
+        return {"": _shape(out)}, {"": (2,)}
+    got = {name: _shape(value) for name, value in out.fields().items()}
+    want = {name: (2, *value.shape[1:]) for name, value in out.fields().items()}
+    want["logits"] = (2,)
+    if class_outputs:
+        got.setdefault("class_logits", None)
+        want["class_logits"] = (2, class_outputs)
+    return got, want
 
 
 def _check_classes(parts: Components, preset: Preset) -> None:
@@ -139,7 +138,7 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
     G, D = parts.generator, parts.discriminator
     modes = G.training, D.training
 
-    def probe(kind: str, ref: ComponentRef, run, want: tuple):
+    def probe(kind: str, ref: ComponentRef, run, shapes):
         provider = registry.get(kind, ref.name).provider
         try:
             out = run()
@@ -147,12 +146,12 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
             detail = " ".join(str(exc).split())[:300]
             raise ConfigError(f"{kind} {ref.name!r} ({provider}) with {dict(ref.kwargs)} "
                               f"fails on 2 samples: {type(exc).__name__}: {detail}") from None
-        shapes = _shapes(out, want)
-        for field, (got, expected) in shapes.items():
-            if got != expected:
+        got, want = shapes(out)
+        for field, expected in want.items():
+            if got[field] != expected:
                 what = f"{field} " if field else ""
-                raise PluginError(f"{kind} {ref.name!r} from {provider} returned {what}{got} "
-                                  f"for 2 samples, expected {expected}")
+                raise PluginError(f"{kind} {ref.name!r} from {provider} returned {what}"
+                                  f"{got[field]} for 2 samples, expected {expected}")
         return out
 
     try:
@@ -162,11 +161,12 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
             labels = torch.arange(2) % max(1, parts.dataset.num_classes)
             g_cond = (labels,) if G.num_classes else ()
             d_cond = (labels,) if D.num_classes else ()
+            image = (2, *parts.dataset.sample_shape)
             fake = probe("generator", preset.generator,
                          lambda: G(G.sample_noise(2, "cpu"), *g_cond),
-                         (2, *parts.dataset.sample_shape))
+                         lambda out: ({"": _shape(out)}, {"": image}))
             probe("discriminator", preset.discriminator, lambda: D(fake, *d_cond),
-                  {"logits": (2,), "class_logits": (2, D.class_outputs)})
+                  lambda out: _d_shapes(out, D.class_outputs))
     finally:
         G.train(modes[0])
         D.train(modes[1])

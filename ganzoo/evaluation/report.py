@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..core.build import build_component
 from ..core.datasets import default_data_root
 from ..engine.devices import resolve_device
@@ -83,7 +81,7 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
 
     ``say`` receives progress lines (the evaluator's training, when it runs).
     """
-    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    dev = resolve_device(device)
     data_root = Path(data_dir) if data_dir else default_data_root()
     generator, preset, epoch = load_generator(Path(source), dev)
     dataset = build_component("dataset", preset.dataset)
