@@ -39,6 +39,7 @@ from .core.errors import (
 )
 from .core.idx import read_idx, write_idx
 from .core.interfaces import (
+    UNLABELED,
     Augment,
     Callback,
     ComponentRef,
@@ -51,6 +52,7 @@ from .core.interfaces import (
     Objective,
     Preset,
     TrainSettings,
+    as_output,
 )
 from .core.layers import mlp_layers
 from .core.plugins import get_registry, hookimpl, in_process_plugin
@@ -85,7 +87,9 @@ __all__ = [
     "StepContext",
     "TrainSettings",
     "TrainingError",
+    "UNLABELED",
     "__version__",
+    "as_output",
     "bench",
     "default_data_root",
     "evaluate",

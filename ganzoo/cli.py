@@ -196,22 +196,31 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
 @click.option("--class", "label", type=int, metavar="K",
               help="Class-conditional generators: draw only class K (default: every class "
                    "in turn, one column each).")
+@click.option("--sweep", "sweep_code", metavar="CODE",
+              help="Generators with latent codes (InfoGAN's c1, c2, ...): vary CODE along "
+                   "each row (every value of a categorical code, -2 to 2 of a continuous).")
+@click.option("--hold", "held", multiple=True, metavar="CODE=VALUE",
+              callback=lambda ctx, param, value: _code_values(value),
+              help="With --sweep: fix another code everywhere (repeatable).")
 @click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
 def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
-           device: str | None) -> None:
+           sweep_code: str | None, held: dict[str, float], device: str | None) -> None:
     """Draw a grid of samples from a run directory or checkpoint (SOURCE).
 
     \b
     Examples:
       ganzoo sample runs/try -n 64 -o grid.png
       ganzoo sample runs/cgan --class 7 -o sevens.png
+      ganzoo sample runs/infogan --sweep c1 -n 100 -o digits.png
+      ganzoo sample runs/infogan --sweep c2 --hold c1=3 -o threes.png
     """
     from .engine.devices import resolve_device
     from .evaluation.sampling import sample_grid
 
     try:
-        epoch = sample_grid(source, out, n=count, seed=seed, device=resolve_device(device),
-                            label=label)
+        epoch, count = sample_grid(source, out, n=count, seed=seed,
+                                   device=resolve_device(device), label=label,
+                                   sweep_code=sweep_code, hold=held)
     except ConfigError as exc:
         if label is None:
             raise
@@ -242,6 +251,19 @@ def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: 
     report = evaluate(source, count, device=device, data_dir=data_dir, seed=seed,
                       with_floor=not no_floor, say=lambda msg: click.echo(msg, err=True))
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
+
+
+def _code_values(values: tuple[str, ...]) -> dict[str, float]:
+    """The CODE=NUMBER pairs of --hold."""
+    pairs = {}
+    for text in values:
+        name, _, number = text.partition("=")
+        try:
+            pairs[name.strip()] = float(number)
+        except ValueError:
+            raise click.BadParameter(f"expected CODE=NUMBER, got {text!r}",
+                                     param_hint="--hold") from None
+    return pairs
 
 
 def _split(parse: Callable[[str], object], what: str):

@@ -190,12 +190,14 @@ def test_cuda_graph_step_matches_eager_on_gpu():
 @pytest.mark.parametrize("preset,sets", [("cgan-mnist", {}), ("wgan-gp-mnist", {"n_critic": 2}),
                                          ("dcgan-mnist", {"ema": 0.9}),
                                          ("wgan-mnist", {"n_critic": 2}), ("ragan-mnist", {}),
-                                         ("acgan-mnist", {}), ("dcgan-diffaugment-mnist", {})])
+                                         ("acgan-mnist", {}), ("dcgan-diffaugment-mnist", {}),
+                                         ("infogan-mnist", {}), ("began-mnist", {}),
+                                         ("ebgan-mnist", {}), ("sgan-mnist", {})])
 def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, sets):
     """Conditioning, several D updates, a gradient penalty (double backward), the EMA, and
     the objectives' paths (real logits in G's loss, clipping after D's update with RMSprop,
-    a structured D output, an augment's random draws) replay as one graph and match eager
-    training."""
+    a structured D output, an augment's random draws, an objective's own network and its
+    state updated in place) replay as one graph and match eager training."""
     from ganzoo.core.config import apply_overrides
     from ganzoo.engine.step import CudaGraphStep
 
@@ -203,11 +205,7 @@ def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, 
 
     def make():
         torch.manual_seed(0)
-        parts = build(resolved)
-        G, D = parts.generator.cuda(), parts.discriminator.cuda()
-        return TrainStep.create(G, D, parts.loss, resolved.train, capturable=True,
-                                optimizer_g=resolved.optimizer_g,
-                                optimizer_d=resolved.optimizer_d, augment=parts.augment)
+        return TrainStep.from_parts(build(resolved).to("cuda"), resolved, capturable=True)
 
     eager, graphed = make(), make()
     run = CudaGraphStep(graphed, warmup=2)
@@ -227,3 +225,6 @@ def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, 
     shown = [s.generator if s.ema is None else s.ema for s in (eager, graphed)]
     for p, q in zip(shown[0].parameters(), shown[1].parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)
+    for name, value in eager.state.items():
+        torch.testing.assert_close(graphed.state[name], value, rtol=1e-3, atol=1e-6)
+    assert graphed.steps == eager.steps == 6

@@ -8,12 +8,25 @@ import pytest
 import torch
 import torch.nn.functional as F
 from ganzoo_classic.losses import DRAGAN, BoundarySeeking, WassersteinDiv
-from ganzoo_classic.objectives import WGAN, AuxiliaryClassifier, RelativisticAverage, SoftmaxGAN
+from ganzoo_classic.models import AutoencoderDiscriminator, DCGANDiscriminator, InfoGANGenerator
+from ganzoo_classic.objectives import (
+    BEGAN,
+    EBGAN,
+    WGAN,
+    AuxiliaryClassifier,
+    InfoGAN,
+    RelativisticAverage,
+    SemiSupervised,
+    SoftmaxGAN,
+    pull_away,
+)
 from helpers import assert_clean_error, make_mnist_root, run_cli
+from PIL import Image
 from safetensors.torch import load_file
-from test_zoo import QUICK, VARIANTS
+from test_zoo import VARIANTS, quick
 
 import ganzoo
+from ganzoo.evaluation.sampling import sweep
 
 REAL = torch.tensor([1.0, 2.0])
 FAKE = torch.tensor([0.0, -1.0])
@@ -86,9 +99,89 @@ def test_wgan_clips_every_discriminator_weight_after_its_update():
         D[0].bias.fill_(0.004)
     objective = WGAN(clip=0.01)
     assert objective.d_loss(ctx()).item() == pytest.approx(-0.5 - 1.5)
-    objective.after_d_update(D)
+    objective.after_d_update(types.SimpleNamespace(discriminator=D))
     assert torch.all(D[0].weight == 0.01) and torch.all(D[1].bias == -0.01)
     assert torch.all(D[0].bias == 0.004)  # inside the box: untouched
+
+
+def energies(real, fake, **extra):
+    """A context whose D outputs are an autoencoder's: logits are minus the energies."""
+    return types.SimpleNamespace(real_out=ganzoo.DOutput(-torch.tensor(real)),
+                                 fake_out=ganzoo.DOutput(-torch.tensor(fake), **extra),
+                                 state={})
+
+
+def test_began_losses_k_update_and_convergence_by_hand():
+    objective = BEGAN(gamma=0.5, lambda_k=0.1, k0=0.2)
+    c = energies([0.4, 0.8], [0.1, 0.3])  # L(x) = 0.6, L(x~) = 0.2
+    c.state = {k: v.clone() for k, v in objective.initial_state(None, None).items()}
+    assert objective.d_loss(c).item() == pytest.approx(0.6 - 0.2 * 0.2)
+    assert objective.g_loss(c).item() == pytest.approx(0.2)
+    objective.after_d_update(c)  # balance = 0.5 * 0.6 - 0.2 = 0.1
+    assert c.state["k"].item() == pytest.approx(0.2 + 0.1 * 0.1)
+    assert c.state["convergence"].item() == pytest.approx(0.6 + 0.1)
+    far = energies([0.1], [5.0])  # balance -4.95: k would go below 0
+    far.state = c.state
+    objective.after_d_update(far)
+    assert c.state["k"].item() == 0.0
+    assert c.state["k"].device == c.state["convergence"].device  # tensors, updated in place
+
+
+def test_ebgan_hinge_and_pull_away_term_by_hand():
+    # unit embeddings [1, 0], [0, 1], [1, 1]/sqrt 2: squared cosines 0, 1/2, 1/2 per pair
+    s = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    assert pull_away(s).item() == pytest.approx(2 * (0 + 0.5 + 0.5) / (3 * 2))
+    c = energies([0.2, 0.4], [0.5, 1.5], features=s[:2])
+    objective = EBGAN(margin=1.0, pt_weight=0.1)
+    assert objective.d_loss(c).item() == pytest.approx(0.3 + (0.5 + 0.0) / 2)
+    assert objective.g_loss(c).item() == pytest.approx(1.0 + 0.1 * 0.0)  # orthogonal pair
+
+
+def test_infogan_information_term_by_hand():
+    G = InfoGANGenerator(z_dim=3, categorical=2, continuous=1, base=8)
+    D = DCGANDiscriminator(base=8, return_features=True)
+    objective = InfoGAN(cat_weight=1.0, cont_weight=0.5)
+    nets = objective.networks(G, D)
+    side, q = nets["q"]
+    assert side == "d" and q[-1].out_features == 3
+    codes = torch.tensor([[1.0, 0.0, 0.5], [0.0, 1.0, -1.0]])  # c1 = 0, 1; c2 = 0.5, -1
+    predicted = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    ce = (math.log(1 + math.exp(-2.0)) + math.log(2.0)) / 2
+    gauss = ((0.5 - 0.0) ** 2 + (-1.0 - 1.0) ** 2) / 2 / 2  # mean over rows of (c - mu)^2 / 2
+    assert objective.information_loss(predicted, codes).item() == pytest.approx(ce + 0.5 * gauss)
+    noise = G.sample_noise(500)
+    assert noise.shape == (500, 6) and torch.all(noise[:, 3:5].sum(1) == 1)  # one-hot c1
+    assert noise[:, 5].abs().max() <= 1 and noise[:, 5].std() > 0.5  # U(-1, 1)
+    swept = G.with_code(noise[:2], "c2", torch.tensor([7.0, 8.0]))
+    assert swept[:, 5].tolist() == [7.0, 8.0] and torch.equal(swept[:, :5], noise[:2, :5])
+    assert G.with_code(noise[:2], "c1", torch.tensor([1, 1]))[:, 3:5].tolist() == [[0, 1]] * 2
+
+
+def test_semi_supervised_split_uses_only_the_labelled_images():
+    labels = torch.tensor([0, ganzoo.UNLABELED, 1])
+    classes = torch.tensor([[2.0, 0.0], [-9.0, 9.0], [0.0, 1.0]], requires_grad=True)
+    logits = torch.logsumexp(classes, 1)  # the logits_from_classes D
+    fake = torch.tensor([[0.0, 0.0]])
+    c = types.SimpleNamespace(real_out=ganzoo.DOutput(logits, class_logits=classes),
+                              fake_out=ganzoo.DOutput(torch.logsumexp(fake, 1)), labels=labels)
+    unsupervised = (sum(math.log(1 + math.exp(-v)) for v in logits.tolist()) / 3
+                    + math.log(1 + 2.0))  # Z(x~) = 2: -log(1 / (Z + 1))
+    supervised = (math.log(1 + math.exp(-2.0)) + math.log(1 + math.exp(-1.0))) / 2
+    loss = SemiSupervised().d_loss(c)
+    assert loss.item() == pytest.approx(unsupervised + supervised, rel=1e-6)
+    only_supervised = F.cross_entropy(classes, labels.clamp(min=0), reduction="none")
+    assert only_supervised[1] > 10  # the unlabelled row would dominate if it were counted
+    none = types.SimpleNamespace(**{**vars(c), "labels": torch.full((3,), ganzoo.UNLABELED)})
+    assert SemiSupervised().d_loss(none).item() == pytest.approx(unsupervised, rel=1e-6)
+
+
+def test_autoencoder_discriminator_energy_and_outputs():
+    D = AutoencoderDiscriminator(base=8, embed_dim=5, energy="l1")
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    out = D(x)
+    assert out.features.shape == (3, 5) and out.reconstruction.shape == x.shape
+    expected = (out.reconstruction - x).abs().flatten(1).mean(1)
+    torch.testing.assert_close(out.logits, -expected)
 
 
 def test_wgan_div_penalty_by_hand():
@@ -128,7 +221,7 @@ def test_variant_resumes_bitwise(preset, small_data, tmp_path):
     for out, epochs in ((straight, "2"), (split, "1"), (split, "2")):
         resume = ("--resume", out) if out == split and epochs == "2" else ("--out", out)
         result = run_cli("train", preset, "--data-dir", small_data, *resume, "--epochs", epochs,
-                         *QUICK)
+                         *quick(preset))
         assert result.exit_code == 0, result.output
     a = load_file(straight / "checkpoints" / "epoch-0002.safetensors")
     b = load_file(split / "checkpoints" / "epoch-0002.safetensors")
@@ -166,18 +259,30 @@ def test_optimizers_are_components_chosen_per_network(small_data, tmp_path):
 
 class FeatureMatching(ganzoo.Objective):
     """A variant no preset uses, written against the public API alone: D returns its
-    features in a DOutput, and G matches the mean features of the real batch (Salimans et
-    al. 2016) while D keeps the non-saturating loss."""
+    features in a DOutput; D keeps the non-saturating loss while G matches a running mean
+    of the real batches' features (Salimans et al. 2016, with a historical average), state
+    that persists from step to step on the device."""
+
+    decay = 0.9
+
+    def initial_state(self, generator, discriminator):
+        return {"real_mean": torch.zeros(discriminator.width), "updates": torch.tensor(0)}
 
     def d_loss(self, ctx):
         return F.softplus(-ctx.real_out.logits).mean() + F.softplus(ctx.fake_out.logits).mean()
 
+    @torch.no_grad()
+    def after_d_update(self, ctx):
+        ctx.state["real_mean"].lerp_(ctx.real_out.features.mean(0), 1 - self.decay)
+        ctx.state["updates"].add_(1)
+
     def g_loss(self, ctx):
-        real = ctx.real_out.features.mean(0)
-        return (ctx.fake_out.features.mean(0) - real.detach()).square().sum()
+        return (ctx.fake_out.features.mean(0) - ctx.state["real_mean"]).square().sum()
 
 
 class FeatureD(ganzoo.Discriminator):
+    width = 16
+
     def __init__(self, in_shape=(1, 28, 28)):
         super().__init__(in_shape)
         self.body = torch.nn.Sequential(torch.nn.Flatten(), *ganzoo.mlp_layers([784, 32, 16]),
@@ -209,6 +314,9 @@ def test_a_plugin_variant_with_a_structured_d_output_trains_and_resumes(small_da
                              epochs=2)
         a, b = (load_file(r.checkpoints[-1]) for r in (straight, split))
         assert [k for k in a if not torch.equal(a[k], b[k])] == []
+        assert a["objective_state.updates"].item() == 2 * 8  # 256 images / 32, two epochs
+        assert a["objective_state.real_mean"].abs().sum() > 0
+        assert [r["state_updates"] for r in split.history] == [8, 16]
         assert split.sample(4, seed=0).shape == (4, 1, 28, 28)
         bad = types.SimpleNamespace(ganzoo_register_discriminators=ganzoo.hookimpl(
             lambda register: register("bad-d", lambda **kw: BadD())))
@@ -232,3 +340,92 @@ def test_naming_adam_trains_what_naming_no_optimizer_does(small_data, tmp_path):
                                 ("named", {"optimizer_g": "adam", "optimizer_d": "adam"}))]
     a, b = (load_file(r.checkpoints[-1]) for r in runs)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture
+def cheap_evaluator(monkeypatch):
+    from ganzoo_vanilla.evaluator import SmallCNN
+
+    monkeypatch.setattr(SmallCNN, "epochs", 1)
+
+
+def test_infogan_grids_sweep_one_code_and_hold_another(small_data, tmp_path):
+    run = ganzoo.train("infogan-mnist", out=tmp_path / "run", data_dir=small_data, epochs=1,
+                       batch_size=32, quiet=True)
+    G = run.generator()
+    G.forward = lambda z, labels=None: z  # show the noise each image was drawn from
+    noise, columns = sweep(G, "c2", rows=3, seed=0, hold={"c1": 4})
+    assert columns == 10 and noise.shape == (30, 62 + 10 + 2)
+    grid = noise.view(3, 10, -1)
+    assert torch.all(grid[:, :, 62 + 4] == 1)  # c1 held at 4 everywhere
+    torch.testing.assert_close(grid[:, :, 72], torch.linspace(-2, 2, 10).expand(3, 10))
+    assert torch.all(grid[:, :1, :62] == grid[:, :, :62])  # z fixed along a row
+    assert not torch.equal(grid[0, 0, :62], grid[1, 0, :62])  # and drawn anew for each row
+    out = tmp_path / "digits.png"
+    result = run_cli("sample", run.root, "--sweep", "c1", "-n", "20", "-o", out)
+    assert result.exit_code == 0 and "wrote 20 samples" in result.output, result.output
+    assert Image.open(out).size[0] > 4 * Image.open(out).size[1]  # 2 rows of 10
+    assert_clean_error(run_cli("sample", run.root, "--sweep", "c7"), "no latent code 'c7'",
+                       "c1, c2, c3")
+    assert_clean_error(run_cli("sample", run.root, "--sweep", "c2", "--hold", "c1=12"),
+                       "0 to 9")
+    assert_clean_error(run_cli("sample", run.root, "--hold", "c1=2"), "--sweep")
+
+
+def test_code_accuracy_matches_each_code_value_to_its_class():
+    """A generator whose code value v always draws digit (v + 3) mod 10 scores 100%, with
+    the matching found; one that ignores its code scores a tenth."""
+    from ganzoo.evaluation.structure import code_accuracy
+
+    G = InfoGANGenerator(z_dim=2, categorical=10, continuous=0, base=4)
+    scorer = types.SimpleNamespace(device=torch.device("cpu"),
+                                   evaluator=lambda images: F.one_hot(images[:, 0].long(), 10))
+    scorer.evaluator.num_classes = 10
+    G.forward = lambda z, labels=None: ((z[:, 2:].argmax(1) + 3) % 10).float()[:, None]
+    accuracy, classes = code_accuracy(scorer, G, n=200)
+    assert accuracy == 1.0 and classes == [(v + 3) % 10 for v in range(10)]
+    G.forward = lambda z, labels=None: torch.zeros(z.shape[0], 1)
+    assert code_accuracy(scorer, G, n=200)[0] == pytest.approx(0.1)
+
+
+def test_eval_reports_the_code_and_the_discriminator_accuracy(small_data, tmp_path,
+                                                              cheap_evaluator):
+    for preset, extra in (("infogan-mnist", {}),
+                          ("sgan-mnist", {"dataset": {"name": "mnist",
+                                                      "kwargs": {"labeled_per_class": 5}}})):
+        ganzoo.train(preset, out=tmp_path / preset, data_dir=small_data, epochs=1,
+                     batch_size=32, quiet=True, **extra)
+    info = ganzoo.evaluate(tmp_path / "infogan-mnist", n=200, data_dir=small_data,
+                           floor=False)
+    assert 0.1 <= info.code_accuracy <= 1 and sorted(info.code_classes) == list(range(10))
+    assert info.d_accuracy is None  # its D predicts no classes
+    result = run_cli("eval", tmp_path / "sgan-mnist", "-n", 200, "--data-dir", small_data,
+                     "--no-floor")
+    assert result.exit_code == 0, result.output
+    assert "the discriminator classifies the test split with accuracy" in result.output
+    report = ganzoo.evaluate(tmp_path / "sgan-mnist", n=200, data_dir=small_data, floor=False)
+    assert 0 <= report.d_accuracy <= 1 and "d_accuracy" in report.to_dict()
+    assert report.code_accuracy is None
+
+
+class BadNetworks(FeatureMatching):
+    def networks(self, generator, discriminator):
+        return {"q": torch.nn.Linear(2, 2)}  # no side: neither G's nor D's optimiser
+
+    def initial_state(self, generator, discriminator):
+        return {}
+
+
+class BadState(FeatureMatching):
+    def initial_state(self, generator, discriminator):
+        return {"k": 0.5}  # a Python number would force a host sync each step
+
+
+@pytest.mark.parametrize("objective,message", [(BadNetworks, "declared network 'q'"),
+                                               (BadState, "declared state 'k' as a float")])
+def test_a_wrong_network_or_state_declaration_is_one_clear_error(objective, message):
+    hooks = types.SimpleNamespace(ganzoo_register_losses=ganzoo.hookimpl(
+        lambda register: register("bad-objective", objective)))
+    with ganzoo.in_process_plugin(hooks, "bad"):
+        result = run_cli("train", "vanilla-mnist", "--set", "loss=bad-objective")
+    assert_clean_error(result, "loss 'bad-objective'", message)

@@ -35,7 +35,14 @@ def tensors(path, prefix=""):
 
 
 VARIANTS = ["wgan-mnist", "ragan-mnist", "softmax-gan-mnist", "bgan-mnist", "dragan-mnist",
-            "wgan-div-mnist", "acgan-mnist", "dcgan-diffaugment-mnist"]
+            "wgan-div-mnist", "acgan-mnist", "dcgan-diffaugment-mnist", "infogan-mnist",
+            "began-mnist", "ebgan-mnist", "sgan-mnist"]
+# what a preset needs beside QUICK on the small test data (about 25 images of each digit)
+SMALL = {"sgan-mnist": ("--set", "dataset.labeled_per_class=5")}
+
+
+def quick(preset):
+    return (*QUICK, *SMALL.get(preset, ()))
 PRESETS = ["vanilla-mnist", "dcgan-mnist", "wgan-gp-mnist", "lsgan-mnist", "hinge-dcgan-mnist",
            "cgan-mnist", "cdcgan-mnist", "vanilla-fashion-mnist", "dcgan-fashion-mnist",
            *VARIANTS]
@@ -58,7 +65,7 @@ def test_preset_trains_samples_and_resumes(preset, data_root, tmp_path):
     that continues from the saved state."""
     run = tmp_path / "run"
     first = run_cli("train", preset, "--data-dir", data_root, "--out", run, "--epochs", "1",
-                    *QUICK)
+                    *quick(preset))
     assert first.exit_code == 0, first.output
     ckpt = run / "checkpoints" / "epoch-0001.safetensors"
     grid = tmp_path / "grid.png"

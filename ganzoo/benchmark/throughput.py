@@ -125,10 +125,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def _parts(preset: Preset, device: torch.device) -> Components:
     torch.manual_seed(preset.train.seed)
-    parts = build(preset)
-    parts.generator.to(device)
-    parts.discriminator.to(device)
-    return parts
+    return build(preset).to(device)
 
 
 def _flops_of_copy(step, inputs: Callable[[], tuple]) -> float | None:
@@ -143,9 +140,7 @@ def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision
     device = data.device
     parts = _parts(preset, device)
     graphs = cuda_graphs and device.type == "cuda"
-    step = TrainStep.create(parts.generator, parts.discriminator, parts.loss, preset.train,
-                            precision, capturable=graphs, optimizer_g=preset.optimizer_g,
-                            optimizer_d=preset.optimizer_d, augment=parts.augment)
+    step = TrainStep.from_parts(parts, preset, precision, capturable=graphs)
     per_step = batch_size * preset.train.n_critic
     feed = _endless(data, per_step)
     flops = _flops_of_copy(step, lambda: next(feed))  # counted eagerly: the same kernels

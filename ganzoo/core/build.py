@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -33,6 +33,18 @@ class Components:
     loss: GANLoss | Objective
     dataset: Dataset
     augment: Augment | None = None  # what D sees every image through, if the preset names one
+    # the objective's own networks, {name: (side "g" or "d", module)}, and persistent tensors
+    networks: dict[str, tuple[str, torch.nn.Module]] = field(default_factory=dict)
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def to(self, device: torch.device | str) -> Components:
+        """Move the models, the objective's networks and its state to ``device``."""
+        self.generator.to(device)
+        self.discriminator.to(device)
+        for _, module in self.networks.values():
+            module.to(device)
+        self.state = {name: value.to(device) for name, value in self.state.items()}
+        return self
 
 
 def build_component(kind: str, ref: ComponentRef, registry: Registry | None = None):
@@ -95,7 +107,36 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
                               f"{tuple(got)} but dataset {preset.dataset.name!r} has {shape}")
     _check_classes(parts, preset)
     _check_outputs(parts, registry or get_registry(), preset)
+    parts.networks, parts.state = _objective_parts(parts, registry or get_registry(), preset)
     return parts
+
+
+def _objective_parts(parts: Components, registry: Registry, preset: Preset
+                     ) -> tuple[dict[str, tuple[str, torch.nn.Module]], dict[str, torch.Tensor]]:
+    """The objective's networks and initial state, checked: a wrong declaration is named now.
+    Built after G and D, so an objective without any draws nothing from the RNG."""
+    objective, ref = parts.loss, preset.loss
+    if not isinstance(objective, Objective):
+        return {}, {}
+    culprit = f"loss {ref.name!r} from {registry.get('loss', ref.name).provider}"
+    try:
+        networks = dict(objective.networks(parts.generator, parts.discriminator))
+        state = dict(objective.initial_state(parts.generator, parts.discriminator))
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise PluginError(f"{culprit} could not build its networks or state: "
+                          f"{type(exc).__name__}: {detail}") from None
+    for name, declared in networks.items():
+        ok = (isinstance(declared, tuple) and len(declared) == 2 and declared[0] in ("g", "d")
+              and isinstance(declared[1], torch.nn.Module))
+        if not (ok and name.isidentifier()):
+            raise PluginError(f"{culprit} declared network {name!r} as {declared!r}; expected "
+                              "a name and (\"g\" or \"d\", an nn.Module)")
+    for name, value in state.items():
+        if not (isinstance(value, torch.Tensor) and name.isidentifier()):
+            raise PluginError(f"{culprit} declared state {name!r} as a "
+                              f"{type(value).__name__}; expected a name and a tensor")
+    return networks, {name: value.detach().clone() for name, value in state.items()}
 
 
 def _shape(value) -> tuple | str:
@@ -147,11 +188,11 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
             raise ConfigError(f"{kind} {ref.name!r} ({provider}) with {dict(ref.kwargs)} "
                               f"fails on 2 samples: {type(exc).__name__}: {detail}") from None
         got, want = shapes(out)
-        for field, expected in want.items():
-            if got[field] != expected:
-                what = f"{field} " if field else ""
+        for part, expected in want.items():
+            if got[part] != expected:
+                what = f"{part} " if part else ""
                 raise PluginError(f"{kind} {ref.name!r} from {provider} returned {what}"
-                                  f"{got[field]} for 2 samples, expected {expected}")
+                                  f"{got[part]} for 2 samples, expected {expected}")
         return out
 
     try:

@@ -14,7 +14,7 @@ import torch
 
 from .errors import DataError
 from .idx import read_idx
-from .interfaces import Dataset, Shape
+from .interfaces import UNLABELED, Dataset, Shape
 
 SPLITS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -73,6 +73,14 @@ class IdxDataset(Dataset):
     fetchers: Sequence[tuple[str, Fetcher]] = ()
     how_to_provide: str = ""
 
+    def __init__(self, labeled_per_class: int = 0) -> None:
+        """``labeled_per_class`` > 0 keeps the labels of that many training images of each
+        class (the same ones in every run) and marks the rest UNLABELED, for
+        semi-supervised training; 0 keeps every label."""
+        if labeled_per_class < 0:
+            raise ValueError(f"labeled_per_class must be >= 0, got {labeled_per_class}")
+        self.labeled_per_class = int(labeled_per_class)
+
     def raw_dir(self, root: Path) -> Path:
         return Path(root) / self.folder / "raw"
 
@@ -122,4 +130,24 @@ class IdxDataset(Dataset):
         if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
             raise DataError(f"{raw / label_name}: {labels.shape[0]} labels for "
                             f"{images.shape[0]} images")
-        return images.unsqueeze(1), labels.long()
+        labels = labels.long()
+        if split == "train" and self.labeled_per_class:
+            labels = keep_labels(labels, self.labeled_per_class, self.num_classes)
+        return images.unsqueeze(1), labels
+
+
+LABEL_SUBSET_SEED = 0  # which images keep their labels: fixed, so every run sees the same
+
+
+def keep_labels(labels: torch.Tensor, per_class: int, num_classes: int) -> torch.Tensor:
+    """``labels`` with all but ``per_class`` of each class (drawn by a fixed seed, not the
+    global RNG) set to UNLABELED."""
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(LABEL_SUBSET_SEED))
+    kept = torch.full_like(labels, UNLABELED)
+    for k in range(num_classes):
+        chosen = order[labels[order] == k][:per_class]
+        if len(chosen) < per_class:
+            raise DataError(f"class {k} has {len(chosen)} training images; cannot keep "
+                            f"{per_class} labels of it (set dataset.labeled_per_class lower)")
+        kept[chosen] = k
+    return kept

@@ -23,7 +23,13 @@ class Generator(nn.Module, abc.ABC):
 
     A class-conditional generator has ``num_classes > 0`` and is called ``G(z, labels)``
     with int64 labels (N,); the engine then trains it on the real batch's labels.
+
+    One with structured latent codes in its noise (InfoGAN's) names them in ``codes``
+    (name -> number of categories, 0 for a continuous code) and implements ``with_code``;
+    ``ganzoo sample --sweep`` then varies one along a grid's columns.
     """
+
+    codes: Mapping[str, int] = MappingProxyType({})
 
     def __init__(self, z_dim: int, out_shape: Shape, num_classes: int = 0) -> None:
         super().__init__()
@@ -37,6 +43,11 @@ class Generator(nn.Module, abc.ABC):
     def sample_noise(self, n: int, device: torch.device | str | None = None) -> Tensor:
         """Latent noise for ``n`` samples; override for a prior other than N(0, I)."""
         return torch.randn(n, self.z_dim, device=device)
+
+    def with_code(self, noise: Tensor, name: str, values: Tensor) -> Tensor:
+        """A copy of ``noise`` with code ``name`` set to ``values`` (one per row): a category
+        index or a continuous value."""
+        raise NotImplementedError(f"{type(self).__name__} has no latent codes")
 
     def generate(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
         """Images from ``noise``; a conditional generator draws ``labels`` (default: the
@@ -135,9 +146,11 @@ class Objective(abc.ABC):
     ``ctx.real`` and ``ctx.labels`` (this update's real batch and its labels, which a
     conditional G was also given), ``ctx.noise``, ``ctx.fake`` (detached in the D update),
     ``ctx.real_out`` / ``ctx.fake_out`` (D's :class:`DOutput` on them, computed on first use,
-    at most once per update) and ``ctx.d(x)`` (D's output for any images, differentiable in
-    ``x``: for penalties). The engine does the rest: autocast, zero_grad / backward / step,
-    fused optimisers, CUDA graphs, DDP. A loss must not read tensors back to the host.
+    at most once per update), ``ctx.d(x)`` (D's output for any images, differentiable in
+    ``x``: for penalties), ``ctx.step`` (G updates done before this one), ``ctx.nets`` and
+    ``ctx.state`` (the objective's own networks and persistent tensors, below). The engine
+    does the rest: autocast, zero_grad / backward / step, fused optimisers, checkpoints,
+    CUDA graphs, DDP. A loss must not read tensors back to the host.
 
     :class:`GANLoss` is the easy form, adapted onto this one.
     """
@@ -150,11 +163,32 @@ class Objective(abc.ABC):
     def g_loss(self, ctx: Any) -> Tensor:
         """The generator's loss for one G update (D's weights are frozen in it)."""
 
-    def after_d_update(self, discriminator: nn.Module) -> None:  # noqa: B027 - optional
-        """Runs after each D optimiser step (e.g. WGAN's weight clipping), on the device."""
+    def networks(self, generator: Generator,
+                 discriminator: Discriminator) -> dict[str, tuple[str, nn.Module]]:
+        """The objective's own networks (InfoGAN's Q head, an encoder), built once before
+        training, on the CPU, from the models: ``{name: (side, module)}``. Side "d": the
+        parameters join D's optimiser and are frozen with D in G's update; side "g": they
+        join G's. The engine moves, checkpoints and DDP-wraps them; a loss calls
+        ``ctx.nets[name](...)``."""
+        return {}
 
-    def after_g_update(self, generator: nn.Module) -> None:  # noqa: B027 - optional
-        """Runs after each G optimiser step, on the device."""
+    def initial_state(self, generator: Generator,
+                      discriminator: Discriminator) -> dict[str, Tensor]:
+        """Tensors that persist from step to step (BEGAN's k), read as ``ctx.state[name]``
+        and updated in place (``copy_``) on the device, never through a Python number: no
+        host sync, and a CUDA graph replays the update. Checkpointed and resumed; in a
+        distributed run the engine averages float state over the ranks after each step,
+        which makes a linear update rule see the global batch. Scalars also appear in each
+        epoch's record."""
+        return {}
+
+    def after_d_update(self, ctx: Any) -> None:  # noqa: B027 - optional
+        """Runs after each D optimiser step (e.g. WGAN's weight clipping, BEGAN's k), with
+        the update's context; ``ctx.discriminator`` is D, ``ctx.real_out`` and
+        ``ctx.fake_out`` still hold D's outputs from before the step."""
+
+    def after_g_update(self, ctx: Any) -> None:  # noqa: B027 - optional
+        """Runs after each G optimiser step; ``ctx.generator`` is G."""
 
 
 class LossObjective(Objective):
@@ -214,6 +248,9 @@ class Evaluator(nn.Module, abc.ABC):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classify(self.features(x))
+
+
+UNLABELED = -1  # the label of an image whose class a semi-supervised run may not see
 
 
 class Dataset(abc.ABC):

@@ -1,7 +1,8 @@
 """safetensors checkpoints: loading one never runs code.
 
 A training checkpoint holds G, D, both optimiser states, the RNG states and, when the preset
-keeps one, the EMA of G's weights (``generator_ema.*``) as tensors; its
+keeps one, the EMA of G's weights (``generator_ema.*``) as tensors, with the objective's own
+networks (``objective.<name>.*``) and persistent state (``objective_state.<name>``); its
 metadata holds the format, the ganzoo version, the preset name, the resolved config (JSON),
 the position (epochs completed, steps into the next) and the optimisers' hyper-parameters.
 A checkpoint taken inside an epoch also holds the RNG state at that epoch's start (to redraw
@@ -26,6 +27,7 @@ from ..core.version import __version__
 FORMAT = "ganzoo/1"
 TRAINING, GENERATOR = "training", "generator"
 EMA = "generator_ema"  # the section holding the moving average of G's weights
+NETWORKS, STATE = "objective", "objective_state"  # the objective's networks and state
 
 
 @dataclass
@@ -106,18 +108,26 @@ def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn
                   opt_d: torch.optim.Optimizer, step: int = 0,
                   epoch_start_rng: dict[str, torch.Tensor] | None = None,
                   loss_sum: torch.Tensor | None = None, elapsed: float = 0.0,
-                  ema: torch.nn.Module | None = None, world_size: int = 1) -> None:
+                  ema: torch.nn.Module | None = None, world_size: int = 1,
+                  networks: dict[str, torch.nn.Module] | None = None,
+                  state: dict[str, torch.Tensor] | None = None, updates: int = 0) -> None:
     """Everything needed to continue exactly; ``step > 0`` marks a mid-epoch checkpoint,
-    which also needs ``epoch_start_rng`` and the epoch's ``loss_sum`` so far."""
+    which also needs ``epoch_start_rng`` and the epoch's ``loss_sum`` so far. ``updates``
+    counts G's updates so far (the objective's step index)."""
     tensors = {**_module_tensors("generator", generator),
                **_module_tensors("discriminator", discriminator),
                **(_module_tensors(EMA, ema) if ema is not None else {})}
+    for name, module in (networks or {}).items():
+        tensors.update(_module_tensors(f"{NETWORKS}.{name}", module))
+    tensors.update({f"{STATE}.{name}": value.detach().clone().contiguous()
+                    for name, value in (state or {}).items()})
     groups = {}
     for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
         opt_tensors, groups[prefix] = _flatten_optimizer(prefix, opt)
         tensors.update(opt_tensors)
     tensors.update({f"rng.{k}": v for k, v in rng_states().items()})
-    extra = {"optimizers": json.dumps(groups), "world_size": str(world_size)}
+    extra = {"optimizers": json.dumps(groups), "world_size": str(world_size),
+             "updates": str(updates)}
     if step:
         tensors.update({f"epoch_rng.{k}": v for k, v in epoch_start_rng.items()})
         tensors["epoch_loss_sum"] = loss_sum.detach().float().cpu()
@@ -191,10 +201,22 @@ def load_module(ckpt: Checkpoint, prefix: str, module: torch.nn.Module) -> None:
 
 def restore_training(ckpt: Checkpoint, *, generator: torch.nn.Module,
                      discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
-                     opt_d: torch.optim.Optimizer, ema: torch.nn.Module | None = None) -> None:
+                     opt_d: torch.optim.Optimizer, ema: torch.nn.Module | None = None,
+                     networks: dict[str, torch.nn.Module] | None = None,
+                     state: dict[str, torch.Tensor] | None = None) -> None:
     """Load every part of a training checkpoint, RNG states included, into the live objects."""
     load_module(ckpt, "generator", generator)
     load_module(ckpt, "discriminator", discriminator)
+    for name, module in (networks or {}).items():
+        load_module(ckpt, f"{NETWORKS}.{name}", module)
+    saved = ckpt.section(STATE)
+    for name, live in (state or {}).items():
+        value = saved.get(name)
+        if value is None or (value.shape, value.dtype) != (live.shape, live.dtype):
+            found = "nothing" if value is None else f"{value.dtype} {tuple(value.shape)}"
+            raise CheckpointError(f"{ckpt.path}: the objective's state {name!r} is {found}, "
+                                  f"expected {live.dtype} {tuple(live.shape)}")
+        live.copy_(value)
     if ema is not None:
         if not ckpt.section(EMA):
             raise CheckpointError(f"{ckpt.path} holds no EMA of the generator's weights, "

@@ -1,14 +1,37 @@
-"""What an objective's losses read in one update: the batch, the fakes, D's outputs."""
+"""What an objective's losses read in one update: the batch, the fakes, D's outputs, the
+objective's own networks and state."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
 from torch import Tensor
 
-from ..core.interfaces import Discriminator, DOutput, as_output
+from ..core.interfaces import Discriminator, DOutput, Generator, as_output
+
+
+class Networks(Mapping):
+    """The objective's networks by name. In the update that trains a network, the first one
+    fetched goes through its DDP wrapper in a distributed run (which reduces its gradients;
+    DDP allows one forward per backward), later ones and other updates get the module."""
+
+    def __init__(self, modules: Mapping[str, torch.nn.Module],
+                 wrapped: Mapping[str, torch.nn.Module], trained: set[str]) -> None:
+        self._modules, self._wrapped, self._trained = modules, wrapped, set(trained)
+
+    def __getitem__(self, name: str) -> torch.nn.Module:
+        if name in self._trained and name in self._wrapped:
+            self._trained.discard(name)
+            return self._wrapped[name]
+        return self._modules[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
 
 
 class StepContext:
@@ -20,14 +43,23 @@ class StepContext:
     use and at most once (in a D update both in one pass unless D is batch-dependent);
     ``d(x)`` is D's output for any images, differentiable in ``x``, outside autocast. With
     an ``augment``, D sees every image through it (``real`` and ``fake`` stay as they were).
+    ``nets`` and ``state`` are the objective's networks and persistent tensors; ``step``
+    counts the G updates before this one (a Python number: a CUDA graph captures one step,
+    so a term switched on it needs eager steps); ``generator`` and ``discriminator`` are
+    the bare models, for the hooks after an update.
     """
 
     def __init__(self, update: str, real: Tensor, labels: Tensor | None, noise: Tensor,
-                 fake: Tensor, discriminator: Discriminator, call_d: Callable,
-                 d_cond: tuple, autocast: Callable[[], contextlib.AbstractContextManager],
-                 augment: Callable[[Tensor], Tensor] | None = None) -> None:
+                 fake: Tensor, *, generator: Generator, discriminator: Discriminator,
+                 call_d: Callable, d_cond: tuple,
+                 autocast: Callable[[], contextlib.AbstractContextManager],
+                 augment: Callable[[Tensor], Tensor] | None = None,
+                 nets: Mapping[str, torch.nn.Module] | None = None,
+                 state: Mapping[str, Tensor] | None = None, step: int = 0) -> None:
         self.update, self.real, self.labels, self.noise, self.fake = (update, real, labels,
                                                                       noise, fake)
+        self.generator, self.discriminator = generator, discriminator
+        self.nets, self.state, self.step = nets or {}, state or {}, step
         self._D, self._call_d, self._cond, self._autocast = (discriminator, call_d, d_cond,
                                                              autocast)
         self._seen = augment or (lambda x: x)  # what D sees of an image

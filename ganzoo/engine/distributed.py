@@ -89,6 +89,14 @@ def mean_over_ranks(values: torch.Tensor, world: World) -> torch.Tensor:
     return total / world.size
 
 
+def average_over_ranks(tensors: list[torch.Tensor]) -> None:
+    """Replace each tensor, in place, by its mean over all ranks (on the device: no sync)."""
+    size = dist.get_world_size()
+    for t in tensors:
+        dist.all_reduce(t)
+        t.div_(size)
+
+
 def max_over_ranks(values: torch.Tensor) -> torch.Tensor:
     """The elementwise maximum of ``values`` over all ranks (e.g. flags: any rank's)."""
     total = values.detach().clone()

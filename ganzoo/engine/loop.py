@@ -67,12 +67,10 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
 
     # models, optimisers and data, in the order that seeds them
     torch.manual_seed(settings.seed)
-    parts = build(preset)
-    G, D = parts.generator.to(device), parts.discriminator.to(device)
+    parts = build(preset).to(device)
+    G, D = parts.generator, parts.discriminator
     graphs = options.cuda_graphs and device.type == "cuda" and world.size == 1
-    eager = TrainStep.create(G, D, parts.loss, settings, options.precision, capturable=graphs,
-                             optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d,
-                             augment=parts.augment)
+    eager = TrainStep.from_parts(parts, preset, options.precision, capturable=graphs)
     images, labels = parts.dataset.load("train", data_root)
     data = DeviceImages(images, labels, device, hflip=settings.hflip)
     steps_per_epoch = data.steps_per_epoch(images_per_step(settings) * world.size)
@@ -81,8 +79,7 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
     # the run directory: the resumed run's, or a new one
     start_epoch, history = 0, []
     if resumed is not None:
-        checkpoint.restore_training(resumed, generator=G, discriminator=D,
-                                    opt_g=eager.opt_g, opt_d=eager.opt_d, ema=eager.ema)
+        eager.restore(resumed)
         run = RunDir(options.out or run_dir_of(resumed.path) or default_run_dir(preset))
         start_epoch = resumed.epoch
         if main:
@@ -98,6 +95,9 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
             run.start(preset)
     if world.size > 1:  # after a resume: DDP starts every rank from rank 0's weights
         eager.call_g, eager.call_d = distributed.wrap(G, device), distributed.wrap(D, device)
+        eager.call_nets = {name: distributed.wrap(module, device)
+                           for name, module in eager.networks.items()}
+        eager.ranks = world.size
 
     recovery = Recovery(preset, options, run, eager, world, device)
     training = Training(preset=preset, run_dir=run, device=device,
@@ -226,7 +226,9 @@ def run_epoch(epoch: int, settings: TrainSettings, step: TrainStep | CudaGraphSt
     bar.close()
     mean_d, mean_g = (distributed.mean_over_ranks(total, world) / steps).tolist()
     return {"epoch": epoch, "steps": steps, "loss_d": mean_d, "loss_g": mean_g,
-            "samples_per_s": steps * batch_size / elapsed, "time_s": elapsed}
+            "samples_per_s": steps * batch_size / elapsed, "time_s": elapsed,
+            **{f"state_{name}": value.item() for name, value in recovery.step.state.items()
+               if value.numel() == 1}}
 
 
 def images_per_step(settings: TrainSettings) -> int:

@@ -35,7 +35,8 @@ class Recovery:
         """Write a checkpoint (rank 0 only; every rank checks its weights first)."""
         path = self.run.checkpoint_path(epoch, step)
         s = self.step
-        for name, module in (("generator", s.generator), ("discriminator", s.discriminator)):
+        for name, module in (("generator", s.generator), ("discriminator", s.discriminator),
+                             *s.networks.items()):
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 raise Diverged(
                     f"the {name}'s weights became NaN or infinite by epoch {epoch}, step "
@@ -44,9 +45,8 @@ class Recovery:
             return path
         try:
             checkpoint.save_training(path, preset=self.preset, epoch=epoch, step=step,
-                                     generator=s.generator, discriminator=s.discriminator,
-                                     opt_g=s.opt_g, opt_d=s.opt_d, ema=s.ema,
-                                     world_size=self.world.size, **epoch_state)
+                                     world_size=self.world.size, **s.checkpointed(),
+                                     **epoch_state)
         except OSError as exc:
             problem = (f"could not write checkpoint {path}: {exc.strerror or exc}; the newest "
                        f"saved one, {self.last_good()}, is intact")
@@ -70,8 +70,7 @@ class Recovery:
         ckpt = checkpoint.load_training(newest[-1])
         s = self.step
         live = [[g["lr"] for g in opt.param_groups] for opt in (s.opt_g, s.opt_d)]
-        checkpoint.restore_training(ckpt, generator=s.generator, discriminator=s.discriminator,
-                                    opt_g=s.opt_g, opt_d=s.opt_d, ema=s.ema)
+        s.restore(ckpt)
         for opt, lrs in zip((s.opt_g, s.opt_d), live, strict=True):
             for group, lr in zip(opt.param_groups, lrs, strict=True):
                 group["lr"] = lr / 2  # of the rate that diverged, also on a repeated roll-back

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
-from ..core.build import build_optimizer
+from ..core.build import Components, build_optimizer
 from ..core.errors import ConfigError
 from ..core.interfaces import (
     Augment,
@@ -25,10 +26,13 @@ from ..core.interfaces import (
     GANLoss,
     Generator,
     Objective,
+    Preset,
     TrainSettings,
     as_objective,
 )
-from .context import StepContext
+from . import checkpoint
+from .context import Networks, StepContext
+from .distributed import average_over_ranks
 from .optim import adam
 
 PRECISIONS = ("fp32", "bf16")
@@ -43,6 +47,9 @@ class TrainStep:
     gradients over all ranks in the backward pass). Further passes in the same update
     (a regularizer's, D in the G update) use the bare models, as DDP allows one forward
     per backward; their gradients still reach the parameters the wrapper reduces.
+
+    The objective's own ``networks`` ({name: (side, module)}) train with G's or D's
+    optimiser as their side says; its ``state`` tensors persist from step to step.
     """
 
     def __init__(self, generator: Generator, discriminator: Discriminator,
@@ -50,7 +57,9 @@ class TrainStep:
                  opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  precision: str = "fp32", n_critic: int = 1,
                  ema: Generator | None = None, ema_decay: float = 0.0,
-                 augment: Augment | None = None) -> None:
+                 augment: Augment | None = None,
+                 networks: dict[str, tuple[str, torch.nn.Module]] | None = None,
+                 state: dict[str, Tensor] | None = None) -> None:
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {precision!r}; choose from "
                               f"{', '.join(PRECISIONS)}")
@@ -69,31 +78,73 @@ class TrainStep:
         self.augment = augment
         self.call_g: torch.nn.Module = generator
         self.call_d: torch.nn.Module = discriminator
-        # D's trained weights, switched off in G updates (a frozen one stays frozen); a
-        # list is faster to walk each step than D.requires_grad_, which walks the modules
-        self._d_params = tuple(p for p in discriminator.parameters() if p.requires_grad)
+        networks = networks or {}
+        self.networks = {name: module for name, (_, module) in networks.items()}
+        self.sides = {name: side for name, (side, _) in networks.items()}
+        self.call_nets: dict[str, torch.nn.Module] = {}  # their DDP wrappers, when distributed
+        self.state = dict(state or {})
+        self.steps = 0  # G updates done: the context's step index
+        self.ranks = 1  # processes training together; > 1 averages float state over them
+        # D's trained weights (and its side's networks'), switched off in G updates (a frozen
+        # one stays frozen); a list is faster to walk each step than D.requires_grad_
+        self._d_params = tuple(p for p in self.side_parameters("d") if p.requires_grad)
 
     @classmethod
     def create(cls, generator: Generator, discriminator: Discriminator,
                loss: GANLoss | Objective, settings: TrainSettings, precision: str = "fp32",
                capturable: bool = False, optimizer_g: ComponentRef | None = None,
                optimizer_d: ComponentRef | None = None,
-               augment: Augment | None = None) -> TrainStep:
+               augment: Augment | None = None,
+               networks: dict[str, tuple[str, torch.nn.Module]] | None = None,
+               state: dict[str, Tensor] | None = None) -> TrainStep:
         """A step with the named registered optimizers (None: fused Adam), ``n_critic`` and
-        the EMA from the preset's settings."""
+        the EMA from the preset's settings; each of the objective's ``networks`` joins the
+        optimiser of its side."""
         betas = (settings.beta1, settings.beta2)
-
-        def optimizer(ref: ComponentRef | None, module: torch.nn.Module, lr: float):
-            if ref is None:
-                return adam(module.parameters(), lr, betas, capturable)
-            return build_optimizer(ref, module.parameters(), lr=lr, betas=betas,
-                                   capturable=capturable)
-
-        opt_g = optimizer(optimizer_g, generator, settings.lr_g)
-        opt_d = optimizer(optimizer_d, discriminator, settings.lr_d)
         ema = copy.deepcopy(generator).requires_grad_(False) if settings.ema else None
-        return cls(generator, discriminator, loss, opt_g, opt_d, precision, settings.n_critic,
-                   ema, settings.ema, augment)
+        step = cls(generator, discriminator, loss, None, None, precision, settings.n_critic,
+                   ema, settings.ema, augment, networks, state)
+
+        def optimizer(ref: ComponentRef | None, side: str, lr: float):
+            params = list(step.side_parameters(side))
+            if ref is None:
+                return adam(params, lr, betas, capturable)
+            return build_optimizer(ref, params, lr=lr, betas=betas, capturable=capturable)
+
+        step.opt_g = optimizer(optimizer_g, "g", settings.lr_g)
+        step.opt_d = optimizer(optimizer_d, "d", settings.lr_d)
+        return step
+
+    @classmethod
+    def from_parts(cls, parts: Components, preset: Preset, precision: str = "fp32",
+                   capturable: bool = False) -> TrainStep:
+        """The step ``ganzoo train`` runs for a preset's built components."""
+        return cls.create(parts.generator, parts.discriminator, parts.loss, preset.train,
+                          precision, capturable, optimizer_g=preset.optimizer_g,
+                          optimizer_d=preset.optimizer_d, augment=parts.augment,
+                          networks=parts.networks, state=parts.state)
+
+    def side_parameters(self, side: str) -> Iterator[torch.nn.Parameter]:
+        """G's or D's parameters, then those of the objective's networks on that side."""
+        yield from (self.generator if side == "g" else self.discriminator).parameters()
+        for name, module in self.networks.items():
+            if self.sides[name] == side:
+                yield from module.parameters()
+
+    def checkpointed(self) -> dict:
+        """What a training checkpoint holds of this step, as ``checkpoint.save_training``
+        takes it."""
+        return {**self._live(), "updates": self.steps}
+
+    def restore(self, ckpt: checkpoint.Checkpoint) -> None:
+        """Load a training checkpoint into the models, optimisers, networks and state."""
+        checkpoint.restore_training(ckpt, **self._live())
+        self.steps = int(ckpt.metadata.get("updates", "0"))
+
+    def _live(self) -> dict:
+        return {"generator": self.generator, "discriminator": self.discriminator,
+                "opt_g": self.opt_g, "opt_d": self.opt_d, "ema": self.ema,
+                "networks": self.networks, "state": self.state}
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
         if self.precision == "bf16":
@@ -128,21 +179,28 @@ class TrainStep:
         loss_g = self._update_g(self._context("g", real[part], asked, noise[part], fake))
         if self.ema is not None:
             self._update_ema()
+        if self.ranks > 1 and self.state:
+            average_over_ranks([t for t in self.state.values() if t.is_floating_point()])
+        self.steps += 1
         loss_d = losses_d[0] if self.n_critic == 1 else torch.stack(losses_d).mean()
         return torch.stack([loss_d, loss_g]).detach()
 
     def _context(self, update: str, real: Tensor, labels: Tensor | None, noise: Tensor,
                  fake: Tensor) -> StepContext:
         d_cond = (labels,) if self.d_conditional else ()
-        return StepContext(update, real, labels, noise, fake, self.discriminator, self.call_d,
-                           d_cond, lambda: self._autocast(real.device), self.augment)
+        nets = self.networks and Networks(self.networks, self.call_nets,
+                                          {n for n, side in self.sides.items() if side == update})
+        return StepContext(update, real, labels, noise, fake, generator=self.generator,
+                           discriminator=self.discriminator, call_d=self.call_d,
+                           d_cond=d_cond, autocast=lambda: self._autocast(real.device),
+                           augment=self.augment, nets=nets, state=self.state, step=self.steps)
 
     def _update_d(self, ctx: StepContext) -> Tensor:
         loss_d = self.objective.d_loss(ctx)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        self.objective.after_d_update(self.discriminator)
+        self.objective.after_d_update(ctx)
         return loss_d
 
     def _update_g(self, ctx: StepContext) -> Tensor:
@@ -154,7 +212,7 @@ class TrainStep:
             self.opt_g.step()
         finally:
             self._d_requires_grad(True)
-        self.objective.after_g_update(self.generator)
+        self.objective.after_g_update(ctx)
         return loss_g
 
     def _d_requires_grad(self, on: bool) -> None:
@@ -203,6 +261,7 @@ class CudaGraphStep:
             for static, given in zip(self.static_inputs, inputs, strict=True):
                 static.copy_(given)
             self.graph.replay()
+            self.step.steps += 1
             return self.static_losses
         if self.calls <= self.warmup:
             return self._side_stream(inputs)

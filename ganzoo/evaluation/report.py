@@ -13,6 +13,7 @@ from ..core.datasets import default_data_root
 from ..engine.devices import resolve_device
 from .quality import EVAL_SAMPLES, Quality, floor, scorer_for
 from .sampling import load_generator
+from .structure import categorical_code, code_accuracy, discriminator_accuracy
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class Report:
     generator: Quality
     floor: Quality | None
     evaluator: dict[str, Any] = field(default_factory=dict)  # its name, dataset, accuracy
+    # a generator with a categorical latent code: the share of samples whose code decides
+    # the evaluator's class, and the class matched to each code value
+    code_accuracy: float | None = None
+    code_classes: list[int] | None = None
+    d_accuracy: float | None = None  # a D that predicts classes: its test-split accuracy
 
     @property
     def fid(self) -> float:
@@ -53,6 +59,9 @@ class Report:
                "evaluator": self.evaluator, "generator": self.generator.as_dict()}
         if self.floor is not None:
             out["floor"] = self.floor.as_dict()
+        for key in ("code_accuracy", "code_classes", "d_accuracy"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     def __str__(self) -> str:
@@ -70,6 +79,12 @@ class Report:
         if q.class_accuracy is not None:
             lines.append(f"class asked for = class seen in {q.class_accuracy:.1%} of the "
                          f"samples (worst class: {q.worst_class_accuracy:.1%})")
+        if self.code_accuracy is not None:
+            lines.append(f"categorical code decides the class seen in {self.code_accuracy:.1%}"
+                         f" of the samples (code value -> class: {self.code_classes})")
+        if self.d_accuracy is not None:
+            lines.append(f"the discriminator classifies the test split with accuracy "
+                         f"{self.d_accuracy:.2%}")
         return "\n".join(lines)
 
 
@@ -86,7 +101,10 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
     generator, preset, epoch = load_generator(Path(source), dev)
     dataset = build_component("dataset", preset.dataset)
     scorer, evaluator = scorer_for(dataset, data_root, dev, say)
+    codes = code_accuracy(scorer, generator, n, seed) if categorical_code(generator) else None
+    code_share, code_classes = codes or (None, None)
     return Report(source=str(source), preset=preset.name, epoch=epoch, n=n,
                   generator=scorer.score_generator(generator, n, seed),
                   floor=floor(scorer, dataset, data_root, n, seed) if with_floor else None,
-                  evaluator=evaluator)
+                  evaluator=evaluator, code_accuracy=code_share, code_classes=code_classes,
+                  d_accuracy=discriminator_accuracy(Path(source), dataset, data_root, dev))

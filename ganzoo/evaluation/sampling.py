@@ -75,15 +75,59 @@ def sample(generator: Generator, n: int, seed: int, device: torch.device | str =
         return generator.generate(noise, class_labels(generator, n, labels, device))
 
 
+SWEEP_RANGE = (-2.0, 2.0)  # a continuous code's columns, past its U(-1, 1) training range
+SWEEP_STEPS = 10  # as InfoGAN's figures
+
+
+@torch.no_grad()
+def sweep(generator: Generator, code: str, rows: int, seed: int,
+          device: torch.device | str = "cpu", hold: dict[str, float] | None = None
+          ) -> tuple[torch.Tensor, int]:
+    """A grid that varies one latent code along its columns (every value of a categorical
+    code; SWEEP_STEPS values over SWEEP_RANGE of a continuous one), with ``rows`` noise
+    draws, seeded, and the codes in ``hold`` fixed everywhere; returns (images, columns)."""
+    known = dict(generator.codes)
+    for name in (code, *(hold or {})):
+        if name not in known:
+            have = ", ".join(known) or "none"
+            raise ConfigError(f"the generator has no latent code {name!r} (its codes: {have})")
+    if code in (hold or {}):
+        raise ConfigError(f"code {code!r} cannot be swept and held at once")
+    for name, value in (hold or {}).items():
+        if known[name] and value not in range(known[name]):
+            raise ConfigError(f"code {name!r} takes the values 0 to {known[name] - 1}, got "
+                              f"{value}")
+    values = (torch.arange(known[code]) if known[code]
+              else torch.linspace(*SWEEP_RANGE, SWEEP_STEPS)).to(device)
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        noise = generator.sample_noise(rows, device)
+    for name, value in (hold or {}).items():
+        noise = generator.with_code(noise, name, torch.full((rows,), value, device=device))
+    noise = generator.with_code(noise.repeat_interleave(len(values), 0), code,
+                                values.repeat(rows))
+    return generator(noise), len(values)
+
+
 def sample_grid(source: Path, out: Path, n: int = 64, seed: int = 0,
-                device: torch.device | str = "cpu", label: int | None = None) -> int:
-    """Write a grid of ``n`` samples to ``out``; returns the epochs the generator trained."""
+                device: torch.device | str = "cpu", label: int | None = None,
+                sweep_code: str | None = None, hold: dict[str, float] | None = None
+                ) -> tuple[int, int]:
+    """Write a grid of ``n`` samples to ``out`` (with ``sweep_code``: ``n`` rounded up to
+    whole rows of the sweep); returns (the epochs the generator trained, samples written)."""
     generator, preset, epoch = load_generator(source, device)
-    # every class in turn: one column per class
-    nrow = generator.num_classes if label is None and generator.num_classes else None
-    images = sample(generator, n, seed, device, label)
+    if sweep_code is not None:
+        steps = generator.codes.get(sweep_code) or SWEEP_STEPS
+        images, nrow = sweep(generator, sweep_code, -(-n // steps), seed, device, hold)
+    elif hold:
+        raise ConfigError("holding a code needs a code to sweep (--sweep)")
+    else:
+        # every class in turn: one column per class
+        nrow = generator.num_classes if label is None and generator.num_classes else None
+        images = sample(generator, n, seed, device, label)
     try:
         save_grid(images, out, nrow=nrow)
     except OSError as exc:
         raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
-    return epoch
+    return epoch, len(images)

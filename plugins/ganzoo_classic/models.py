@@ -93,14 +93,22 @@ class DCGANDiscriminator(Discriminator):
     mix samples), "spectral" (spectral normalisation of every weight, SN-GAN) or "none".
     With ``num_classes`` it is class-conditional with a projection head (Miyato & Koyama
     2018): the logit gains embedding(y) . features(x). With ``class_outputs`` it also
-    predicts the class from the image (ACGAN's auxiliary classifier), as a DOutput.
+    predicts the class from the image (ACGAN's auxiliary classifier), as a DOutput; with
+    ``logits_from_classes`` too, its real/fake logit is log sum_k exp(class logit k), so
+    p(real) = Z / (Z + 1) (the semi-supervised GAN of Salimans et al. 2016). With
+    ``return_features`` the DOutput also holds the flattened last conv features (for a
+    head that shares D's body, as InfoGAN's Q).
     """
 
     def __init__(self, in_shape: Sequence[int] = (1, 28, 28), base: int = 64,
                  norm: str = "batch", slope: float = 0.2, num_classes: int = 0,
-                 class_outputs: int = 0) -> None:
+                 class_outputs: int = 0, logits_from_classes: bool = False,
+                 return_features: bool = False) -> None:
         super().__init__(tuple(in_shape), num_classes)
         self.class_outputs = int(class_outputs)
+        if logits_from_classes and not self.class_outputs:
+            raise ValueError("logits_from_classes needs class_outputs > 0")
+        self.return_features = bool(return_features)
         if norm not in D_NORMS:
             raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
         self.batch_dependent = norm == "batch"
@@ -116,7 +124,8 @@ class DCGANDiscriminator(Discriminator):
             layers += [wrap(nn.Conv2d(c_in, c_out, 4, 2, 1)), _norm(norm, c_out),
                        nn.LeakyReLU(slope)]
         self.features = nn.Sequential(*layers, nn.Flatten())
-        self.head = wrap(nn.Linear(widths[-1] * start * start, 1))
+        self.feature_dim = widths[-1] * start * start
+        self.head = None if logits_from_classes else wrap(nn.Linear(self.feature_dim, 1))
         self.embed = (wrap(nn.Embedding(self.num_classes, widths[-1] * start * start))
                       if self.num_classes else None)
         self.classify = (wrap(nn.Linear(widths[-1] * start * start, self.class_outputs))
@@ -125,12 +134,90 @@ class DCGANDiscriminator(Discriminator):
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor | DOutput:
         h = self.features(x)
-        logits = self.head(h).view(-1)
+        classes = self.classify(h) if self.classify is not None else None
+        logits = torch.logsumexp(classes, 1) if self.head is None else self.head(h).view(-1)
         if self.embed is not None:
             logits = logits + (self.embed(labels) * h).sum(1)
-        if self.classify is not None:
-            return DOutput(logits, class_logits=self.classify(h))
-        return logits
+        if classes is None and not self.return_features:
+            return logits
+        return DOutput(logits, class_logits=classes,
+                       features=h if self.return_features else None)
+
+
+class InfoGANGenerator(DCGANGenerator):
+    """A DCGAN generator whose latent input is [z, c1, c2, ...] (InfoGAN, Chen et al. 2016):
+    z ~ N(0, I) of ``z_dim``, then c1 one-hot over ``categorical`` values (uniform), then
+    ``continuous`` codes c2, c3, ... ~ U(-1, 1). ``codes`` names them for ``sample --sweep``.
+    """
+
+    def __init__(self, z_dim: int = 62, categorical: int = 10, continuous: int = 2,
+                 out_shape: Sequence[int] = (1, 28, 28), base: int = 64) -> None:
+        if categorical < 0 or continuous < 0 or not categorical + continuous:
+            raise ValueError("InfoGAN needs at least one code: categorical or continuous > 0")
+        super().__init__(z_dim + categorical + continuous, out_shape, base)
+        self.noise_dim, self.categorical, self.continuous = (int(z_dim), int(categorical),
+                                                             int(continuous))
+        names = ["c1"] * bool(categorical) + [f"c{i}" for i in range(2, 2 + continuous)]
+        self.codes = {name: (self.categorical if name == "c1" and categorical else 0)
+                      for name in names}
+
+    def sample_noise(self, n: int, device: torch.device | str | None = None) -> Tensor:
+        z = torch.randn(n, self.noise_dim, device=device)
+        index = torch.randint(0, max(self.categorical, 1), (n,), device=device)
+        one_hot = nn.functional.one_hot(index, self.categorical).to(z.dtype)
+        uniform = torch.rand(n, self.continuous, device=device) * 2 - 1
+        return torch.cat([z, one_hot, uniform], 1)
+
+    def with_code(self, noise: Tensor, name: str, values: Tensor) -> Tensor:
+        noise = noise.clone()
+        if self.codes[name]:  # the categorical code: its one-hot block
+            block = slice(self.noise_dim, self.noise_dim + self.categorical)
+            noise[:, block] = nn.functional.one_hot(values.long(), self.categorical).to(noise)
+        else:
+            noise[:, self.noise_dim + self.categorical + int(name[1:]) - 2] = values
+        return noise
+
+
+ENERGIES = ("l1", "l2")
+
+
+class AutoencoderDiscriminator(Discriminator):
+    """An autoencoder as D (EBGAN, BEGAN): x -> [Conv(4, stride 2) + LReLU]... -> Linear ->
+    an embedding of ``embed_dim`` -> Linear -> [ConvT(4, stride 2)]... -> tanh. Its energy
+    is the per-image mean squared ("l2", EBGAN) or absolute ("l1", BEGAN) reconstruction
+    error; it returns DOutput(logits=-energy, features=embedding, reconstruction)."""
+
+    def __init__(self, in_shape: Sequence[int] = (1, 28, 28), base: int = 64,
+                 embed_dim: int = 32, energy: str = "l2", slope: float = 0.2) -> None:
+        super().__init__(tuple(in_shape))
+        if energy not in ENERGIES:
+            raise ValueError(f"energy must be one of {', '.join(ENERGIES)}, got {energy!r}")
+        self.energy = energy
+        channels, height, width = self.in_shape
+        if height != width:
+            raise ValueError(f"DCGAN models take square images, got {height}x{width}")
+        start, n = stages(height)
+        widths = [base * 2 ** i for i in range(n)]  # e.g. [64, 128] for 28x28
+        self.start = (widths[-1], start, start)
+        down: list[nn.Module] = []
+        for c_in, c_out in zip([channels, *widths[:-1]], widths, strict=True):
+            down += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(slope)]
+        self.encode = nn.Sequential(*down, nn.Flatten(), nn.Linear(math.prod(self.start),
+                                                                   embed_dim))
+        up: list[nn.Module] = []
+        for c_in, c_out in zip(widths[::-1], [*widths[::-1][1:], channels], strict=True):
+            up += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(slope)]
+        up[-1] = nn.Tanh()
+        self.project = nn.Sequential(nn.Linear(embed_dim, math.prod(self.start)),
+                                     nn.LeakyReLU(slope))
+        self.decode = nn.Sequential(*up)
+        dcgan_init(self)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> DOutput:
+        embedding = self.encode(x)
+        rebuilt = self.decode(self.project(embedding).view(x.shape[0], *self.start))
+        error = (rebuilt - x).abs() if self.energy == "l1" else (rebuilt - x).square()
+        return DOutput(-error.flatten(1).mean(1), features=embedding, reconstruction=rebuilt)
 
 
 class ConditionalMLPGenerator(Generator):

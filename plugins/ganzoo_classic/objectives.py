@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganzoo import Objective
+from ganzoo import UNLABELED, Objective, as_output
 
 
 class WGAN(Objective):
@@ -27,8 +27,8 @@ class WGAN(Objective):
         return -ctx.fake_out.logits.mean()
 
     @torch.no_grad()
-    def after_d_update(self, discriminator: nn.Module) -> None:
-        for p in discriminator.parameters():
+    def after_d_update(self, ctx) -> None:
+        for p in ctx.discriminator.parameters():
             p.clamp_(-self.clip, self.clip)
 
 
@@ -76,7 +76,7 @@ class AuxiliaryClassifier(Objective):
 
     def d_loss(self, ctx) -> Tensor:
         real, fake = ctx.real_out, ctx.fake_out
-        source = F.softplus(-real.logits).mean() + F.softplus(fake.logits).mean()
+        source = non_saturating_d(real.logits, fake.logits)
         classes = (F.cross_entropy(real.class_logits, ctx.labels)
                    + F.cross_entropy(fake.class_logits, ctx.labels))
         return source + self.class_weight * classes
@@ -85,3 +85,155 @@ class AuxiliaryClassifier(Objective):
         fake = ctx.fake_out
         return (F.softplus(-fake.logits).mean()
                 + self.class_weight * F.cross_entropy(fake.class_logits, ctx.labels))
+
+
+def non_saturating_d(real: Tensor, fake: Tensor) -> Tensor:
+    """-E log s(C(x)) - E log(1 - s(C(x~))), on logits."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+class InfoGAN(Objective):
+    """InfoGAN (Chen et al. 2016) on the non-saturating loss. G's noise ends in structured
+    codes c (an ``infogan`` generator: c1 categorical, c2... continuous); a Q head on D's
+    features predicts them, and both updates add the information loss
+    ``cat_weight * CE(Q_c1, c1) + cont_weight * sum_j (Q_cj - cj)^2 / 2``: -L_I, the
+    variational bound on I(c; G(z, c)), up to the codes' entropy and Gaussian constants
+    (unit variance). Q shares D's body and trains with D; G minimises the same term.
+    """
+
+    def __init__(self, cat_weight: float = 1.0, cont_weight: float = 0.1,
+                 hidden: int = 128) -> None:
+        self.cat_weight, self.cont_weight, self.hidden = (float(cat_weight),
+                                                          float(cont_weight), int(hidden))
+
+    def networks(self, generator, discriminator) -> dict[str, tuple[str, nn.Module]]:
+        if not hasattr(generator, "categorical"):
+            raise ValueError("InfoGAN needs a generator with latent codes (generator "
+                             "'infogan')")
+        self.offset = generator.noise_dim
+        self.categorical, self.continuous = generator.categorical, generator.continuous
+        mode = discriminator.training
+        with torch.no_grad():
+            out = as_output(discriminator.eval()(torch.zeros(2, *discriminator.in_shape)))
+        discriminator.train(mode)
+        if out.features is None:
+            raise ValueError("InfoGAN's Q head reads D's features: use a discriminator that "
+                             "returns them (dcgan: return_features = true)")
+        q = nn.Sequential(nn.Linear(out.features.shape[1], self.hidden),
+                          nn.BatchNorm1d(self.hidden), nn.LeakyReLU(0.2),
+                          nn.Linear(self.hidden, self.categorical + self.continuous))
+        return {"q": ("d", q)}
+
+    def information_loss(self, q: Tensor, codes: Tensor) -> Tensor:
+        """-L_I (up to constants) for Q's outputs ``q`` and the codes G was given."""
+        k = self.categorical
+        loss = q.new_zeros(())
+        if k:
+            loss = loss + self.cat_weight * F.cross_entropy(q[:, :k], codes[:, :k].argmax(1))
+        if self.continuous:
+            loss = loss + self.cont_weight * (q[:, k:] - codes[:, k:]).square().sum(1).mean() / 2
+        return loss
+
+    def _info(self, ctx) -> Tensor:
+        return self.information_loss(ctx.nets["q"](ctx.fake_out.features),
+                                     ctx.noise[:, self.offset:])
+
+    def d_loss(self, ctx) -> Tensor:
+        return non_saturating_d(ctx.real_out.logits, ctx.fake_out.logits) + self._info(ctx)
+
+    def g_loss(self, ctx) -> Tensor:
+        return F.softplus(-ctx.fake_out.logits).mean() + self._info(ctx)
+
+
+def energy(out) -> Tensor:
+    """The batch mean of an autoencoder D's energy (its logits are minus the energy)."""
+    return -out.logits.mean()
+
+
+class BEGAN(Objective):
+    """BEGAN (Berthelot et al. 2017) with an autoencoder D whose energy is L(v) = mean
+    |v - AE(v)|: D: L(x) - k L(x~); G: L(x~). After each D update, with that update's
+    losses, k <- clip(k + lambda_k (gamma L(x) - L(x~)), 0, 1) and the convergence measure
+    M = L(x) + |gamma L(x) - L(x~)|; both persist on the device (the run's records show
+    their values at each epoch's end as ``state_k`` and ``state_convergence``)."""
+
+    def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k0: float = 0.0) -> None:
+        if not 0 < gamma <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+        if not 0 <= k0 <= 1:
+            raise ValueError(f"k0 must be in [0, 1], got {k0}")
+        self.gamma, self.lambda_k, self.k0 = float(gamma), float(lambda_k), float(k0)
+
+    def initial_state(self, generator, discriminator) -> dict[str, Tensor]:
+        return {"k": torch.tensor(self.k0), "convergence": torch.tensor(0.0)}
+
+    def d_loss(self, ctx) -> Tensor:
+        return energy(ctx.real_out) - ctx.state["k"] * energy(ctx.fake_out)
+
+    def g_loss(self, ctx) -> Tensor:
+        return energy(ctx.fake_out)
+
+    @torch.no_grad()
+    def after_d_update(self, ctx) -> None:
+        real, fake = energy(ctx.real_out), energy(ctx.fake_out)  # from before D's step
+        balance = self.gamma * real - fake
+        k = ctx.state["k"]
+        k.copy_((k + self.lambda_k * balance).clamp(0.0, 1.0))
+        ctx.state["convergence"].copy_(real + balance.abs())
+
+
+def pull_away(embeddings: Tensor) -> Tensor:
+    """EBGAN's pull-away term: the mean squared cosine similarity over pairs i != j."""
+    n = embeddings.shape[0]
+    unit = F.normalize(embeddings, dim=1)
+    cosines = unit @ unit.T
+    return (cosines.square().sum() - cosines.diagonal().square().sum()) / (n * (n - 1))
+
+
+class EBGAN(Objective):
+    """EBGAN (Zhao et al. 2017) with an autoencoder D of energy E(v) = mean (AE(v) - v)^2:
+    D: E E(x) + E max(0, m - E(x~)) (each image's hinge); G: E E(x~) + pt_weight f_PT(S),
+    the pull-away term over the encoder embeddings S of the fake batch."""
+
+    def __init__(self, margin: float = 1.0, pt_weight: float = 0.1) -> None:
+        if not margin > 0:
+            raise ValueError(f"margin must be > 0, got {margin}")
+        self.margin, self.pt_weight = float(margin), float(pt_weight)
+
+    def d_loss(self, ctx) -> Tensor:
+        return energy(ctx.real_out) + F.relu(self.margin + ctx.fake_out.logits).mean()
+
+    def g_loss(self, ctx) -> Tensor:
+        loss = energy(ctx.fake_out)
+        if self.pt_weight:
+            loss = loss + self.pt_weight * pull_away(ctx.fake_out.features)
+        return loss
+
+
+def labelled_cross_entropy(class_logits: Tensor, labels: Tensor) -> Tensor:
+    """The mean cross-entropy over the images whose label is known (0 when none is): a
+    mask, not an index, so the shapes stay fixed and nothing is read back to the host."""
+    known = labels != UNLABELED
+    losses = F.cross_entropy(class_logits, labels.clamp(min=0), reduction="none")
+    return (losses * known).sum() / known.sum().clamp(min=1)
+
+
+class SemiSupervised(Objective):
+    """Semi-supervised GAN (Odena 2016; Salimans et al. 2016): D's class logits classify
+    the labelled real images while its real/fake logit (log sum exp of the class logits in
+    the ``logits_from_classes`` D, so p(real) = Z / (Z + 1)) tells real from fake. D: the
+    unsupervised BCE on every real and fake image + ``supervised_weight`` x the
+    cross-entropy on the labelled real images only (a dataset's ``labeled_per_class``
+    marks the rest UNLABELED); G: the non-saturating loss."""
+
+    def __init__(self, supervised_weight: float = 1.0) -> None:
+        self.supervised_weight = float(supervised_weight)
+
+    def d_loss(self, ctx) -> Tensor:
+        real, fake = ctx.real_out, ctx.fake_out
+        return (non_saturating_d(real.logits, fake.logits)
+                + self.supervised_weight * labelled_cross_entropy(real.class_logits,
+                                                                  ctx.labels))
+
+    def g_loss(self, ctx) -> Tensor:
+        return F.softplus(-ctx.fake_out.logits).mean()

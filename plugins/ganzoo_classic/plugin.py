@@ -11,12 +11,23 @@ from .evaluator import FashionCNN
 from .fashion import FashionMNIST
 from .losses import DRAGAN, BoundarySeeking, Hinge, LeastSquares, WassersteinDiv, WassersteinGP
 from .models import (
+    AutoencoderDiscriminator,
     ConditionalMLPGenerator,
     DCGANDiscriminator,
     DCGANGenerator,
+    InfoGANGenerator,
     ProjectionMLPDiscriminator,
 )
-from .objectives import WGAN, AuxiliaryClassifier, RelativisticAverage, SoftmaxGAN
+from .objectives import (
+    BEGAN,
+    EBGAN,
+    WGAN,
+    AuxiliaryClassifier,
+    InfoGAN,
+    RelativisticAverage,
+    SemiSupervised,
+    SoftmaxGAN,
+)
 from .optimizers import rmsprop, sgd
 
 ganzoo_requires = ("vanilla",)  # the Fashion-MNIST evaluator builds on vanilla's CNN
@@ -28,6 +39,8 @@ def ganzoo_register_generators(register):
              summary="DCGAN conv generator (batch norm, ReLU, tanh); num_classes=N conditions")
     register("cond-mlp", ConditionalMLPGenerator,
              summary="class-conditional MLP generator: [z, label embedding] -> image")
+    register("infogan", InfoGANGenerator,
+             summary="DCGAN generator fed [z, one-hot c1, continuous c2...] (InfoGAN codes)")
 
 
 @hookimpl
@@ -36,6 +49,8 @@ def ganzoo_register_discriminators(register):
              summary="DCGAN conv discriminator; norm=batch|layer|spectral|none, num_classes=N")
     register("projection-mlp", ProjectionMLPDiscriminator,
              summary="class-conditional MLP discriminator with a projection head")
+    register("autoencoder", AutoencoderDiscriminator,
+             summary="conv autoencoder D (EBGAN, BEGAN): energy=l2|l1 reconstruction error")
 
 
 @hookimpl
@@ -55,6 +70,14 @@ def ganzoo_register_losses(register):
                                                 "real and fake batch)")
     register("acgan", AuxiliaryClassifier,
              summary="auxiliary classifier GAN: D predicts the class (class_outputs=N)")
+    register("infogan", InfoGAN, summary="InfoGAN: a Q head on D's features recovers G's "
+                                         "latent codes; cat_weight=1, cont_weight=0.1")
+    register("began", BEGAN, summary="BEGAN: autoencoder D, equilibrium k kept on the "
+                                     "device; gamma=0.5, lambda_k=0.001")
+    register("ebgan", EBGAN, summary="energy-based GAN with the pull-away term; margin=1, "
+                                     "pt_weight=0.1")
+    register("sgan", SemiSupervised, summary="semi-supervised GAN: D classifies the "
+                                             "labelled real images (labeled_per_class)")
 
 
 @hookimpl

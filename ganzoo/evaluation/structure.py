@@ -1,0 +1,82 @@
+"""What a variant learns beside its samples: whether a categorical latent code decides the
+digit (InfoGAN), and how well a discriminator that predicts classes classifies the test
+split (semi-supervised GANs, ACGAN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..core.build import build_component
+from ..core.errors import CheckpointError
+from ..core.interfaces import Dataset, Generator, as_output
+from ..engine import checkpoint
+from ..engine.batches import to_unit_range
+from ..engine.rundir import find_checkpoint
+from .quality import CHUNK, Scorer
+
+
+def categorical_code(generator: Generator) -> str | None:
+    """The name of the generator's first categorical latent code, if it has one."""
+    return next((name for name, categories in generator.codes.items() if categories), None)
+
+
+@torch.no_grad()
+def code_accuracy(scorer: Scorer, generator: Generator, n: int,
+                  seed: int = 0) -> tuple[float, list[int]]:
+    """How often the categorical code decides the evaluator's class: ``n`` samples with
+    the code's values in turn, each value matched one-to-one to the class it is seen as
+    most (the Hungarian matching, as InfoGAN's paper scores its code); returns the share of
+    samples seen as their value's class and the class matched to each value."""
+    from scipy.optimize import linear_sum_assignment
+
+    name = categorical_code(generator)
+    values = generator.codes[name]
+    device = scorer.device
+    asked = torch.arange(n, device=device) % values
+    was_training = generator.training
+    generator.eval()
+    seen = []
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            for i in range(0, n, CHUNK):
+                noise = generator.sample_noise(min(CHUNK, n - i), device)
+                noise = generator.with_code(noise, name, asked[i:i + CHUNK])
+                images = generator(noise).float()
+                seen.append(scorer.evaluator(images).argmax(1))
+    finally:
+        generator.train(was_training)
+    seen_classes = torch.cat(seen)
+    counts = torch.zeros(values, scorer.evaluator.num_classes, dtype=torch.long)
+    counts.index_put_((asked.cpu(), seen_classes.cpu()), torch.ones(n, dtype=torch.long),
+                      accumulate=True)
+    rows, cols = linear_sum_assignment(counts.numpy(), maximize=True)
+    return counts[rows, cols].sum().item() / n, [int(c) for c in cols]
+
+
+@torch.no_grad()
+def discriminator_accuracy(source: Path, dataset: Dataset, data_root: Path,
+                           device: torch.device) -> float | None:
+    """The test-split accuracy of the class logits of the discriminator in the newest
+    training checkpoint of ``source`` (None when there is no such checkpoint or its D
+    predicts no classes)."""
+    try:
+        ckpt = checkpoint.load(find_checkpoint(source))
+    except CheckpointError:  # a run directory without training checkpoints
+        return None
+    if ckpt.kind != checkpoint.TRAINING:  # a generator export holds no D
+        return None
+    with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten anyway
+        D = build_component("discriminator", ckpt.preset.discriminator)
+    if not D.class_outputs or D.num_classes:  # it must predict classes from images alone
+        return None
+    checkpoint.load_module(ckpt, "discriminator", D)
+    D.to(device).eval()
+    images, labels = dataset.load("test", data_root)
+    hits = 0
+    for i in range(0, len(images), CHUNK):
+        out = as_output(D(to_unit_range(images[i:i + CHUNK].to(device))))
+        hits += (out.class_logits.argmax(1).cpu() == labels[i:i + CHUNK]).sum().item()
+    return hits / len(images)
