@@ -12,7 +12,8 @@ mkdir -p "$OUT"
 export GANZOO_DATA=${GANZOO_DATA:-$OUT/data}
 
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
-python -m pytest -q -k "cuda or graph" tests/test_step.py > "$OUT/pytest-cuda.txt" 2>&1
+python -m pytest -q -k "cuda or graph" tests/test_step.py tests/test_variants.py \
+    > "$OUT/pytest-cuda.txt" 2>&1
 echo "cuda tests: exit $?" | tee -a "$OUT/summary.txt"
 
 ganzoo bench vanilla-mnist --device cuda --batch-size 64,1024,4096 --precision fp32,bf16 \
@@ -27,6 +28,12 @@ echo "bench vanilla-mnist batch 65536: exit $?" | tee -a "$OUT/summary.txt"
 ganzoo bench dcgan-mnist --device cuda --batch-size 128,1024 --precision fp32,bf16 \
     --seconds 5 --json > "$OUT/bench-dcgan.json" 2> "$OUT/bench-dcgan.err"
 echo "bench dcgan-mnist: exit $?" | tee -a "$OUT/summary.txt"
+# an objective's own network (InfoGAN's Q) and its persistent state (BEGAN's k) in the graph
+for preset in infogan-mnist began-mnist; do
+    ganzoo bench $preset --device cuda --batch-size 64,1024 --no-baseline --seconds 3 --json \
+        > "$OUT/bench-$preset.json" 2> "$OUT/bench-$preset.err"
+    echo "bench $preset: exit $?" | tee -a "$OUT/summary.txt"
+done
 
 gpus=$(python -c "import torch; print(torch.cuda.device_count())")
 if [ "$gpus" -gt 1 ]; then

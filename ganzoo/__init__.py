@@ -51,6 +51,7 @@ from .core.interfaces import (
     Generator,
     Objective,
     Preset,
+    Schedule,
     TrainSettings,
     as_output,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "Preset",
     "Report",
     "Run",
+    "Schedule",
     "StepContext",
     "TrainSettings",
     "TrainingError",

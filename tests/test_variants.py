@@ -429,3 +429,56 @@ def test_a_wrong_network_or_state_declaration_is_one_clear_error(objective, mess
     with ganzoo.in_process_plugin(hooks, "bad"):
         result = run_cli("train", "vanilla-mnist", "--set", "loss=bad-objective")
     assert_clean_error(result, "loss 'bad-objective'", message)
+
+
+def test_learning_rate_schedules_by_hand():
+    from ganzoo_classic.schedules import CosineDecay, LinearDecay, StepDecay
+
+    assert [LinearDecay(start=2).factor(e, 6) for e in range(6)] == [1, 1, 1, 0.75, 0.5, 0.25]
+    assert [StepDecay(every=2, gamma=0.1).factor(e, 5) for e in range(5)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01])
+    assert [CosineDecay(end=0.2).factor(e, 3) for e in range(3)] == pytest.approx([1, 0.6, 0.2])
+
+
+def test_a_scheduled_run_sets_each_epochs_rates_and_resumes_bitwise(small_data, tmp_path):
+    sets = {"batch_size": 32, "schedule_g": "linear", "schedule_d": {"name": "step",
+                                                                      "kwargs": {"every": 1}}}
+    straight = ganzoo.train("vanilla-mnist", out=tmp_path / "a", data_dir=small_data, epochs=3,
+                            quiet=True, **sets)
+    assert [r["lr_g"] for r in straight.history] == pytest.approx([3e-4, 2e-4, 1e-4])
+    assert [r["lr_d"] for r in straight.history] == pytest.approx([3e-4, 1.5e-4, 7.5e-5])
+    ganzoo.train("vanilla-mnist", out=tmp_path / "b", data_dir=small_data, epochs=1,
+                 quiet=True, **sets)
+    split = ganzoo.train("vanilla-mnist", resume=tmp_path / "b", data_dir=small_data, epochs=3,
+                         quiet=True)
+    a, b = (load_file(r.checkpoints[-1]) for r in (straight, split))
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert [r["lr_g"] for r in split.history] == [r["lr_g"] for r in straight.history]
+
+
+class NegativeSchedule(ganzoo.Schedule):
+    def factor(self, epoch, epochs):
+        return -1.0
+
+
+def test_a_schedule_with_a_negative_factor_is_one_clear_error(small_data):
+    hooks = types.SimpleNamespace(ganzoo_register_schedules=ganzoo.hookimpl(
+        lambda register: register("negative", NegativeSchedule)))
+    with ganzoo.in_process_plugin(hooks, "neg"):
+        result = run_cli("train", "vanilla-mnist", "--data-dir", small_data, "--set",
+                         "schedule_g=negative", "--quiet")
+    assert_clean_error(result, "schedule of G", "NegativeSchedule", "factor -1.0")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_schedule_recaptures_the_cuda_graph_at_each_new_rate(small_data, tmp_path):
+    """A captured graph holds the rate it was captured with: each epoch's new rate must
+    reach it, so graphed and eager training agree."""
+    runs = [ganzoo.train("vanilla-mnist", out=tmp_path / str(graphs), data_dir=small_data,
+                         epochs=3, batch_size=32, device="cuda", cuda_graphs=graphs,
+                         quiet=True, schedule_g={"name": "step", "kwargs": {"every": 1,
+                                                                             "gamma": 0.0}})
+            for graphs in (True, False)]
+    a, b = (load_file(r.checkpoints[-1]) for r in runs)
+    for key in [k for k in a if k.startswith("generator.")]:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-3, atol=1e-4)

@@ -19,11 +19,13 @@ from .interfaces import (
     Generator,
     Objective,
     Preset,
+    Schedule,
 )
 from .plugins import Registry, get_registry
 
 BASES = {"generator": Generator, "discriminator": Discriminator, "loss": (GANLoss, Objective),
-         "dataset": Dataset, "evaluator": Evaluator, "callback": Callback, "augment": Augment}
+         "dataset": Dataset, "evaluator": Evaluator, "callback": Callback, "augment": Augment,
+         "schedule": Schedule}
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Components:
     loss: GANLoss | Objective
     dataset: Dataset
     augment: Augment | None = None  # what D sees every image through, if the preset names one
+    schedules: dict[str, Schedule] = field(default_factory=dict)  # "g", "d": those named
     # the objective's own networks, {name: (side "g" or "d", module)}, and persistent tensors
     networks: dict[str, tuple[str, torch.nn.Module]] = field(default_factory=dict)
     state: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -98,6 +101,8 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
         loss=build_component("loss", preset.loss, registry),
         dataset=build_component("dataset", preset.dataset, registry),
         augment=build_component("augment", preset.augment, registry) if preset.augment else None,
+        schedules={side: build_component("schedule", ref, registry) for side, ref in
+                   (("g", preset.schedule_g), ("d", preset.schedule_d)) if ref is not None},
     )
     shape = tuple(parts.dataset.sample_shape)
     for kind, got in (("generator", parts.generator.out_shape),

@@ -221,6 +221,15 @@ class Augment(abc.ABC):
     def __call__(self, images: Tensor) -> Tensor: ...
 
 
+class Schedule(abc.ABC):
+    """A learning-rate schedule: the factor that scales a network's preset rate (``lr_g`` or
+    ``lr_d``) in epoch ``epoch`` (0-based) of ``epochs``. A function of the epoch alone, so
+    a resumed run trains at the rate it would have had, with no state to save."""
+
+    @abc.abstractmethod
+    def factor(self, epoch: int, epochs: int) -> float: ...
+
+
 class Evaluator(nn.Module, abc.ABC):
     """A classifier of one dataset's images; its features and class scores rate samples.
 
@@ -361,6 +370,9 @@ class Preset:
     optimizer_g: ComponentRef | None = None
     optimizer_d: ComponentRef | None = None
     augment: ComponentRef | None = None  # a registered Augment for what D sees (None: off)
+    # registered learning-rate schedules of G and D, by epoch (None: constant rates)
+    schedule_g: ComponentRef | None = None
+    schedule_d: ComponentRef | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
@@ -396,5 +408,6 @@ class Preset:
 
 COMPONENT_KINDS = ("generator", "discriminator", "loss", "dataset")  # every preset names these
 OPTIMIZER_FIELDS = ("optimizer_g", "optimizer_d")  # optional: the engine's Adam by default
-OPTIONAL_FIELDS = (*OPTIMIZER_FIELDS, "augment")  # None when a preset does not name them
+SCHEDULE_FIELDS = ("schedule_g", "schedule_d")  # optional: constant rates by default
+OPTIONAL_FIELDS = (*OPTIMIZER_FIELDS, "augment", *SCHEDULE_FIELDS)  # None when not named
 COMPONENT_FIELDS = (*COMPONENT_KINDS, *OPTIONAL_FIELDS)

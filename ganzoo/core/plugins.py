@@ -44,10 +44,12 @@ KINDS = {
     "callback": "ganzoo_register_callbacks",
     "optimizer": "ganzoo_register_optimizers",
     "augment": "ganzoo_register_augments",
+    "schedule": "ganzoo_register_schedules",
 }
 PLURALS = {"preset": "presets", "generator": "generators", "discriminator": "discriminators",
            "loss": "losses", "dataset": "datasets", "evaluator": "evaluators",
-           "callback": "callbacks", "optimizer": "optimizers", "augment": "augments"}
+           "callback": "callbacks", "optimizer": "optimizers", "augment": "augments",
+           "schedule": "schedules"}
 
 
 class HookSpecs:
@@ -86,6 +88,10 @@ class HookSpecs:
     @hookspec
     def ganzoo_register_augments(self, register: Callable[..., None]) -> None:
         """``register(name, factory, ...)``; factory(**kwargs) -> Augment."""
+
+    @hookspec
+    def ganzoo_register_schedules(self, register: Callable[..., None]) -> None:
+        """``register(name, factory, ...)``; factory(**kwargs) -> Schedule."""
 
     @hookspec
     def ganzoo_register_presets(self, register: Callable[..., None]) -> None:

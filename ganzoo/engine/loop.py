@@ -142,6 +142,9 @@ def _epochs(training: Training, step: TrainStep | CudaGraphStep, data: DeviceIma
     with GracefulStop(repeat_grace_s=5.0 if world.size > 1 else 0.0) as stop:
         while epoch < settings.epochs:
             within = resumed if resumed is not None and epoch == start_epoch else None
+            if recovery.step.start_epoch(epoch, settings.epochs) and isinstance(step,
+                                                                            CudaGraphStep):
+                step = CudaGraphStep(step.step)  # a captured graph holds the old rates
             try:
                 record = run_epoch(epoch, settings, step, data, recovery, stop, within, world,
                                    quiet)
@@ -228,7 +231,9 @@ def run_epoch(epoch: int, settings: TrainSettings, step: TrainStep | CudaGraphSt
     return {"epoch": epoch, "steps": steps, "loss_d": mean_d, "loss_g": mean_g,
             "samples_per_s": steps * batch_size / elapsed, "time_s": elapsed,
             **{f"state_{name}": value.item() for name, value in recovery.step.state.items()
-               if value.numel() == 1}}
+               if value.numel() == 1},
+            **{f"lr_{side}": recovery.step.optimizer(side).param_groups[0]["lr"]
+               for side in recovery.step.schedules}}
 
 
 def images_per_step(settings: TrainSettings) -> int:

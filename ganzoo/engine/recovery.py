@@ -69,11 +69,15 @@ class Recovery:
         self.rollbacks += 1
         ckpt = checkpoint.load_training(newest[-1])
         s = self.step
-        live = [[g["lr"] for g in opt.param_groups] for opt in (s.opt_g, s.opt_d)]
+        # the rates that diverged (and those a schedule scales), also on a repeated roll-back
+        live = [[(g["lr"], g.get("initial_lr")) for g in opt.param_groups]
+                for opt in (s.opt_g, s.opt_d)]
         s.restore(ckpt)
         for opt, lrs in zip((s.opt_g, s.opt_d), live, strict=True):
-            for group, lr in zip(opt.param_groups, lrs, strict=True):
-                group["lr"] = lr / 2  # of the rate that diverged, also on a repeated roll-back
+            for group, (lr, scheduled) in zip(opt.param_groups, lrs, strict=True):
+                group["lr"] = lr / 2
+                if scheduled is not None:
+                    group["initial_lr"] = scheduled / 2
         lrs = ", ".join(f"{opt.param_groups[0]['lr']:.3g}" for opt in (s.opt_g, s.opt_d))
         tqdm.write(f"ganzoo: warning: {exc} Rolled back to {ckpt.path}; learning rates of "
                    f"G, D now {lrs}.", file=sys.stderr)

@@ -27,6 +27,7 @@ from ..core.interfaces import (
     Generator,
     Objective,
     Preset,
+    Schedule,
     TrainSettings,
     as_objective,
 )
@@ -59,7 +60,8 @@ class TrainStep:
                  ema: Generator | None = None, ema_decay: float = 0.0,
                  augment: Augment | None = None,
                  networks: dict[str, tuple[str, torch.nn.Module]] | None = None,
-                 state: dict[str, Tensor] | None = None) -> None:
+                 state: dict[str, Tensor] | None = None,
+                 schedules: dict[str, Schedule] | None = None) -> None:
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {precision!r}; choose from "
                               f"{', '.join(PRECISIONS)}")
@@ -83,6 +85,7 @@ class TrainStep:
         self.sides = {name: side for name, (side, _) in networks.items()}
         self.call_nets: dict[str, torch.nn.Module] = {}  # their DDP wrappers, when distributed
         self.state = dict(state or {})
+        self.schedules = dict(schedules or {})  # "g", "d": the learning-rate schedules named
         self.steps = 0  # G updates done: the context's step index
         self.ranks = 1  # processes training together; > 1 averages float state over them
         # D's trained weights (and its side's networks'), switched off in G updates (a frozen
@@ -96,14 +99,15 @@ class TrainStep:
                optimizer_d: ComponentRef | None = None,
                augment: Augment | None = None,
                networks: dict[str, tuple[str, torch.nn.Module]] | None = None,
-               state: dict[str, Tensor] | None = None) -> TrainStep:
+               state: dict[str, Tensor] | None = None,
+               schedules: dict[str, Schedule] | None = None) -> TrainStep:
         """A step with the named registered optimizers (None: fused Adam), ``n_critic`` and
         the EMA from the preset's settings; each of the objective's ``networks`` joins the
-        optimiser of its side."""
+        optimiser of its side; ``schedules`` scale the rates epoch by epoch."""
         betas = (settings.beta1, settings.beta2)
         ema = copy.deepcopy(generator).requires_grad_(False) if settings.ema else None
         step = cls(generator, discriminator, loss, None, None, precision, settings.n_critic,
-                   ema, settings.ema, augment, networks, state)
+                   ema, settings.ema, augment, networks, state, schedules)
 
         def optimizer(ref: ComponentRef | None, side: str, lr: float):
             params = list(step.side_parameters(side))
@@ -113,7 +117,27 @@ class TrainStep:
 
         step.opt_g = optimizer(optimizer_g, "g", settings.lr_g)
         step.opt_d = optimizer(optimizer_d, "d", settings.lr_d)
+        for side in step.schedules:  # the rate a schedule scales (saved with the groups)
+            for group in step.optimizer(side).param_groups:
+                group.setdefault("initial_lr", group["lr"])
         return step
+
+    def optimizer(self, side: str) -> torch.optim.Optimizer:
+        return self.opt_g if side == "g" else self.opt_d
+
+    def start_epoch(self, epoch: int, epochs: int) -> bool:
+        """Set the scheduled learning rates for ``epoch``; True when one changed."""
+        changed = False
+        for side, schedule in self.schedules.items():
+            factor = schedule.factor(epoch, epochs)
+            if not (isinstance(factor, (int, float)) and 0 <= factor < float("inf")):
+                raise ConfigError(f"the learning-rate schedule of {side.upper()} "
+                                  f"({type(schedule).__name__}) gave factor {factor!r} for "
+                                  f"epoch {epoch}; expected a number >= 0")
+            for group in self.optimizer(side).param_groups:
+                lr = group["initial_lr"] * factor
+                changed, group["lr"] = changed or lr != group["lr"], lr
+        return changed
 
     @classmethod
     def from_parts(cls, parts: Components, preset: Preset, precision: str = "fp32",
@@ -122,7 +146,8 @@ class TrainStep:
         return cls.create(parts.generator, parts.discriminator, parts.loss, preset.train,
                           precision, capturable, optimizer_g=preset.optimizer_g,
                           optimizer_d=preset.optimizer_d, augment=parts.augment,
-                          networks=parts.networks, state=parts.state)
+                          networks=parts.networks, state=parts.state,
+                          schedules=parts.schedules)
 
     def side_parameters(self, side: str) -> Iterator[torch.nn.Parameter]:
         """G's or D's parameters, then those of the objective's networks on that side."""

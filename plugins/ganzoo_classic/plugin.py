@@ -29,6 +29,7 @@ from .objectives import (
     SoftmaxGAN,
 )
 from .optimizers import rmsprop, sgd
+from .schedules import CosineDecay, LinearDecay, StepDecay
 
 ganzoo_requires = ("vanilla",)  # the Fashion-MNIST evaluator builds on vanilla's CNN
 
@@ -101,3 +102,11 @@ def ganzoo_register_optimizers(register):
 def ganzoo_register_augments(register):
     register("diffaugment", DiffAugment,
              summary="DiffAugment: policy=color,translation,cutout (Zhao et al. 2020)")
+
+
+@hookimpl
+def ganzoo_register_schedules(register):
+    register("linear", LinearDecay, summary="constant for start epochs, then linear to end "
+                                            "(default 0) at the last")
+    register("cosine", CosineDecay, summary="half a cosine from 1 to end (default 0)")
+    register("step", StepDecay, summary="gamma (0.5) times the rate every `every` (10) epochs")
