@@ -441,7 +441,7 @@ def test_learning_rate_schedules_by_hand():
 
 
 def test_a_scheduled_run_sets_each_epochs_rates_and_resumes_bitwise(small_data, tmp_path):
-    sets = {"batch_size": 32, "schedule_g": "linear", "schedule_d": {"name": "step",
+    sets = {"batch_size": 32, "schedule_g": "linear-decay", "schedule_d": {"name": "step-decay",
                                                                       "kwargs": {"every": 1}}}
     straight = ganzoo.train("vanilla-mnist", out=tmp_path / "a", data_dir=small_data, epochs=3,
                             quiet=True, **sets)
@@ -476,7 +476,7 @@ def test_a_schedule_recaptures_the_cuda_graph_at_each_new_rate(small_data, tmp_p
     reach it, so graphed and eager training agree."""
     runs = [ganzoo.train("vanilla-mnist", out=tmp_path / str(graphs), data_dir=small_data,
                          epochs=3, batch_size=32, device="cuda", cuda_graphs=graphs,
-                         quiet=True, schedule_g={"name": "step", "kwargs": {"every": 1,
+                         quiet=True, schedule_g={"name": "step-decay", "kwargs": {"every": 1,
                                                                              "gamma": 0.0}})
             for graphs in (True, False)]
     a, b = (load_file(r.checkpoints[-1]) for r in runs)

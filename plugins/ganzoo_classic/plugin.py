@@ -106,7 +106,8 @@ def ganzoo_register_augments(register):
 
 @hookimpl
 def ganzoo_register_schedules(register):
-    register("linear", LinearDecay, summary="constant for start epochs, then linear to end "
-                                            "(default 0) at the last")
-    register("cosine", CosineDecay, summary="half a cosine from 1 to end (default 0)")
-    register("step", StepDecay, summary="gamma (0.5) times the rate every `every` (10) epochs")
+    register("linear-decay", LinearDecay,
+             summary="constant for start epochs, then linear towards end (default 0)")
+    register("cosine-decay", CosineDecay, summary="half a cosine from 1 to end (default 0)")
+    register("step-decay", StepDecay,
+             summary="gamma (0.5) times the rate every `every` (10) epochs")
