@@ -352,7 +352,8 @@ def cheap_evaluator(monkeypatch):
 def test_infogan_grids_sweep_one_code_and_hold_another(small_data, tmp_path):
     run = ganzoo.train("infogan-mnist", out=tmp_path / "run", data_dir=small_data, epochs=1,
                        batch_size=32, quiet=True)
-    G = run.generator()
+    assert run.sweep("c1", rows=2).shape == (20, 1, 28, 28)  # as the CLI's grid, below
+    G = ganzoo.load(run.root).generator()
     G.forward = lambda z, labels=None: z  # show the noise each image was drawn from
     noise, columns = sweep(G, "c2", rows=3, seed=0, hold={"c1": 4})
     assert columns == 10 and noise.shape == (30, 62 + 10 + 2)

@@ -17,7 +17,7 @@ from ..engine.devices import resolve_device
 from ..engine.rundir import RunDir, checkpoints_in, run_dir_of
 from ..evaluation.quality import EVAL_SAMPLES
 from ..evaluation.report import Report
-from ..evaluation.sampling import generator_checkpoint, load_generator, sample
+from ..evaluation.sampling import generator_checkpoint, load_generator, sample, sweep
 from .scoring import evaluate
 
 
@@ -84,6 +84,15 @@ class Run:
         dev = resolve_device(device)
         seed = random.SystemRandom().randrange(2**63) if seed is None else seed
         return sample(self.generator(ema, dev), n, seed, dev, labels)
+
+    def sweep(self, code: str, rows: int = 10, seed: int = 0,
+              hold: dict[str, float] | None = None, device: str | torch.device | None = "cpu"
+              ) -> torch.Tensor:
+        """A grid, row by row, that varies one of the generator's latent codes (InfoGAN's
+        c1, c2, ...) along each row's columns, with the codes in ``hold`` fixed: images
+        (rows x columns, C, H, W), as ``ganzoo sample --sweep`` writes them."""
+        dev = resolve_device(device)
+        return sweep(self.generator(True, dev), code, rows, seed, dev, hold)[0]
 
     def evaluate(self, n: int = EVAL_SAMPLES, **kwargs: Any) -> Report:
         """Sample quality against the test split; takes what :func:`ganzoo.evaluate` does."""

@@ -55,7 +55,7 @@ class TrainStep:
 
     def __init__(self, generator: Generator, discriminator: Discriminator,
                  loss: GANLoss | Objective,
-                 opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                 opt_g: torch.optim.Optimizer | None, opt_d: torch.optim.Optimizer | None,
                  precision: str = "fp32", n_critic: int = 1,
                  ema: Generator | None = None, ema_decay: float = 0.0,
                  augment: Augment | None = None,
@@ -106,6 +106,7 @@ class TrainStep:
         optimiser of its side; ``schedules`` scale the rates epoch by epoch."""
         betas = (settings.beta1, settings.beta2)
         ema = copy.deepcopy(generator).requires_grad_(False) if settings.ema else None
+        # the optimisers come after the step: a network's side decides which one it joins
         step = cls(generator, discriminator, loss, None, None, precision, settings.n_critic,
                    ema, settings.ema, augment, networks, state, schedules)
 
@@ -121,6 +122,16 @@ class TrainStep:
             for group in step.optimizer(side).param_groups:
                 group.setdefault("initial_lr", group["lr"])
         return step
+
+    @classmethod
+    def from_parts(cls, parts: Components, preset: Preset, precision: str = "fp32",
+                   capturable: bool = False) -> TrainStep:
+        """The step ``ganzoo train`` runs for a preset's built components."""
+        return cls.create(parts.generator, parts.discriminator, parts.loss, preset.train,
+                          precision, capturable, optimizer_g=preset.optimizer_g,
+                          optimizer_d=preset.optimizer_d, augment=parts.augment,
+                          networks=parts.networks, state=parts.state,
+                          schedules=parts.schedules)
 
     def optimizer(self, side: str) -> torch.optim.Optimizer:
         return self.opt_g if side == "g" else self.opt_d
@@ -138,16 +149,6 @@ class TrainStep:
                 lr = group["initial_lr"] * factor
                 changed, group["lr"] = changed or lr != group["lr"], lr
         return changed
-
-    @classmethod
-    def from_parts(cls, parts: Components, preset: Preset, precision: str = "fp32",
-                   capturable: bool = False) -> TrainStep:
-        """The step ``ganzoo train`` runs for a preset's built components."""
-        return cls.create(parts.generator, parts.discriminator, parts.loss, preset.train,
-                          precision, capturable, optimizer_g=preset.optimizer_g,
-                          optimizer_d=preset.optimizer_d, augment=parts.augment,
-                          networks=parts.networks, state=parts.state,
-                          schedules=parts.schedules)
 
     def side_parameters(self, side: str) -> Iterator[torch.nn.Parameter]:
         """G's or D's parameters, then those of the objective's networks on that side."""
