@@ -228,6 +228,30 @@ def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
     click.echo(f"wrote {count} samples (generator after {epoch} epochs) to {out}")
 
 
+@main.command()
+@click.argument("runs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to write (default: RUN/report.html for one run, ./report.html "
+                   "for several).")
+def report(runs: tuple[Path, ...], out: Path | None) -> None:
+    """Write one self-contained HTML page for a run or a comparison of RUNS.
+
+    \b
+    It shows the preset and resolved config, the environment, loss, quality and throughput
+    curves (overlaid for several runs), the sample grids over the epochs beside real ones,
+    the checkpoints, and a table of final metrics (median, IQR and the best run). It loads
+    nothing from anywhere: charts are inline SVG, images are inlined.
+    \b
+    Examples:
+      ganzoo report runs/vanilla-mnist-20261201-170000
+      ganzoo report runs/a runs/b runs/c -o compare.html
+    """
+    from .evaluation.runpage import write_report
+
+    click.echo(f"wrote {write_report(runs, out)}")
+
+
 @main.command("eval")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("-n", "count", type=click.IntRange(2, 1_000_000), default=10_000,

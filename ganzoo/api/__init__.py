@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from ..evaluation.report import Report
+from ..evaluation.runpage import write_report as report
 from .benchmark import bench
 from .presets import list_components, list_presets, resolve_preset, show_preset
 from .run import Run, load
@@ -16,4 +17,4 @@ from .scoring import evaluate
 from .training import train
 
 __all__ = ["Report", "Run", "bench", "evaluate", "list_components", "list_presets", "load",
-           "resolve_preset", "show_preset", "train"]
+           "report", "resolve_preset", "show_preset", "train"]

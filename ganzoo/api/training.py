@@ -15,7 +15,7 @@ from ..engine.loop import train as run_training
 from ..engine.options import RunOptions
 from ..engine.rundir import find_checkpoint
 from ..engine.step import PRECISIONS
-from ..evaluation.callbacks import EvaluateEvery
+from ..evaluation.callbacks import EvaluateEvery, ReportPage
 from .presets import resolve_preset
 from .run import Run
 
@@ -117,7 +117,8 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
                                                ("stop", "continue")),
                          on_nan=_choice("on_nan", on_nan, ("stop", "rollback")))
     every = resolved.train.eval_every
-    chosen = [*([EvaluateEvery(every)] if every else []), *standard_callbacks(), *objects]
+    chosen = [*([EvaluateEvery(every)] if every else []), *standard_callbacks(), ReportPage(),
+              *objects]
     return Run(run_training(resolved, options, chosen))
 
 

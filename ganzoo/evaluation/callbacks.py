@@ -1,11 +1,13 @@
-"""The callback that scores sample quality during training."""
+"""The callbacks of the evaluation layer: sample quality during training, the run's page."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..core.interfaces import Callback
+from ..engine.callbacks import sample_epoch
 from .quality import Scorer, scorer_for
+from .runpage import write_report
 
 
 class EvaluateEvery(Callback):
@@ -32,3 +34,17 @@ class EvaluateEvery(Callback):
         record["quality"] = quality.as_dict()
         training.say(f"Epoch [{epoch}/{training.preset.train.epochs}] quality: "
                      f"{quality.summary()}")
+
+
+class ReportPage(Callback):
+    """``report.html`` in the run directory (``ganzoo report``'s page), written anew after
+    each sample epoch's checkpoint, so a long run can be watched, and at the end."""
+
+    name = "report-page"
+
+    def on_checkpoint_saved(self, training: Any, path: Any) -> None:
+        if training.history and sample_epoch(training, training.history[-1]["epoch"]):
+            write_report([training.root])
+
+    def on_train_end(self, training: Any) -> None:
+        write_report([training.root])

@@ -1,0 +1,67 @@
+"""``ganzoo report``: one self-contained HTML page for a run or a comparison of runs."""
+
+import base64
+import io
+import re
+
+import pytest
+from helpers import assert_clean_error, make_mnist_root, run_cli
+from PIL import Image
+
+import ganzoo
+from ganzoo.evaluation.runpage import SECTIONS
+
+SIZE_LIMIT = 3 * 2**20
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two short runs on small data, one scored every epoch by a cheap evaluator."""
+    from ganzoo_vanilla.evaluator import SmallCNN
+
+    root = tmp_path_factory.mktemp("report")
+    data = make_mnist_root(root / "data")
+    epochs = SmallCNN.epochs
+    SmallCNN.epochs = 1
+    try:
+        made = [ganzoo.train("vanilla-mnist", out=root / name, data_dir=data, epochs=3,
+                             batch_size=32, sample_every=1, eval_every=every, seed=seed,
+                             quiet=True)
+                for name, every, seed in (("scored", 1, 0), ("plain", 0, 1))]
+    finally:
+        SmallCNN.epochs = epochs
+    return made
+
+
+def images_of(page):
+    return [Image.open(io.BytesIO(base64.b64decode(data)))
+            for data in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+
+
+def test_training_writes_the_page_and_it_holds_every_section(runs):
+    page = (runs[0].root / "report.html").read_text()  # written by the run itself
+    for section in SECTIONS:
+        assert f"id='{section}'" in page
+    assert "http" not in page and "<script" not in page  # nothing to fetch, nothing to run
+    grids = images_of(page)
+    assert len(grids) == 4  # real, epochs 0-2
+    assert all(im.size[0] > 100 for im in grids)  # PNGs that decode
+    assert page.count("<svg") >= 4  # losses, FID, classifier score, throughput
+    assert "epoch-0003.safetensors" in page
+
+
+def test_a_comparison_overlays_runs_and_marks_the_best(runs, tmp_path):
+    out = tmp_path / "compare.html"
+    result = run_cli("report", runs[0].root, runs[1].root, "-o", out)
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert out.stat().st_size < SIZE_LIMIT and "http" not in page
+    assert "median" in page and "interquartile range" in page
+    assert f"{runs[0].root.name} <strong>(best)</strong>" in page  # the only one with an FID
+    assert f"{runs[1].root.name}: loss D" in page  # the curves carry each run's name
+    assert len(images_of(page)) == 8
+    assert ganzoo.report(runs[1], tmp_path / "one.html").read_text().count("(best)") == 0
+
+
+def test_a_folder_that_holds_no_run_is_one_clear_error(tmp_path):
+    assert_clean_error(run_cli("report", tmp_path), "not a run directory")
