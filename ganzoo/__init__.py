@@ -15,6 +15,7 @@ A plugin author needs only what is exported here::
 from .api import (
     Report,
     Run,
+    TensorBoard,
     bench,
     evaluate,
     list_components,
@@ -88,6 +89,7 @@ __all__ = [
     "Run",
     "Schedule",
     "StepContext",
+    "TensorBoard",
     "TrainSettings",
     "TrainingError",
     "UNLABELED",

@@ -153,9 +153,12 @@ def _cadence(ctx, param, value: str) -> str:
 @click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default="stop",
               show_default=True, help="When a loss or weight turns NaN/Inf: stop, or reload the "
                                       "last good checkpoint and halve the learning rates.")
+@click.option("--tensorboard", is_flag=True,
+              help="Also write TensorBoard events to RUN/tensorboard (pip install tensorboard).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
-          sets, precision, cuda_graphs, cadence, on_save_error, on_nan, quiet) -> None:
+          sets, precision, cuda_graphs, cadence, on_save_error, on_nan, tensorboard,
+          quiet) -> None:
     """Train PRESET: a registered name (see 'ganzoo list presets'), a preset file
     (.toml) or a run's config.json.
 
@@ -172,6 +175,8 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
     named = overrides.pop("callbacks", [])  # registered callbacks join the preset's
     if not isinstance(named, list):
         raise ConfigError(f"--set callbacks: expected a JSON list of names, got {named!r}")
+    if tensorboard:
+        named = [*named, api.TensorBoard()]
     try:
         api.train(preset, out=out, resume=resume, device=device, quiet=quiet, callbacks=named,
                   data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,

@@ -2,6 +2,7 @@
 
 import base64
 import io
+import json
 import re
 
 import pytest
@@ -65,3 +66,32 @@ def test_a_comparison_overlays_runs_and_marks_the_best(runs, tmp_path):
 
 def test_a_folder_that_holds_no_run_is_one_clear_error(tmp_path):
     assert_clean_error(run_cli("report", tmp_path), "not a run directory")
+
+
+def test_tensorboard_events_hold_the_scalars_images_and_config(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    data = make_mnist_root(tmp_path / "data")
+    result = run_cli("train", "vanilla-mnist", "--data-dir", data, "--out", tmp_path / "run",
+                     "--epochs", "2", "--batch-size", "32", "--set", "sample_every=1",
+                     "--tensorboard", "--quiet")
+    assert result.exit_code == 0, result.output
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"),
+                              size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"loss/d", "loss/g", "samples_per_s"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("loss/d")] == [0, 1]
+    rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert events.Scalars("loss/g")[-1].value == pytest.approx(json.loads(rows[-1])["loss_g"])
+    assert [e.step for e in events.Images("samples")] == [0, 1]
+    assert events.Images("samples")[0].width > 100  # a decoded grid
+    assert any(tag.startswith("config") for tag in tags["tensors"])  # the preset, as text
+
+
+def test_without_tensorboard_the_flag_says_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    assert_clean_error(run_cli("train", "vanilla-mnist", "--tensorboard"),
+                       "pip install 'ganzoo[tensorboard]'")
