@@ -95,3 +95,46 @@ def test_without_tensorboard_the_flag_says_how_to_install_it(tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
     assert_clean_error(run_cli("train", "vanilla-mnist", "--tensorboard"),
                        "pip install 'ganzoo[tensorboard]'")
+
+
+def browser():
+    """The path of a Chromium that playwright can drive, or a reason there is none."""
+    import shutil
+
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return None, "playwright is not installed (pip install playwright)"
+    found = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
+    return (found, None) if found else (None, "no chromium on PATH (apt install chromium)")
+
+
+def test_the_page_in_a_real_browser(runs, tmp_path):
+    """Headless Chromium at a fixed viewport: no console error, no request but the page
+    itself, every section there, every image decoded; a screenshot to look at."""
+    path, reason = browser()
+    if path is None:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    out = ganzoo.report(runs, tmp_path / "compare.html")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 1200, "height": 900})
+            errors, requests = [], []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(out.as_uri(), wait_until="load")
+            sections = page.evaluate("[...document.querySelectorAll('section')].map(s => s.id)")
+            decoded = page.evaluate("[...document.images].map(i => i.complete && "
+                                    "i.naturalWidth > 0)")
+            charts = page.evaluate("document.querySelectorAll('svg').length")
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            chromium.close()
+    assert errors == [] and requests == [out.as_uri()]
+    assert sections == list(SECTIONS)
+    assert len(decoded) == 8 and all(decoded) and charts >= 4
+    assert Image.open(tmp_path / "report.png").size[0] == 1200

@@ -104,7 +104,7 @@ def _chart(runs: Sequence[RunView], ylabel: str, series: dict[str, Any],
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5, 3.2), dpi=100)
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.96)  # tight_layout: slower
+    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.16, top=0.96)  # tight_layout: slower
     ax = fig.subplots()
     for name, points, color in lines:
         x, y = zip(*points, strict=True)
@@ -114,7 +114,13 @@ def _chart(runs: Sequence[RunView], ylabel: str, series: dict[str, Any],
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(ylabel)
     if log:
+        from matplotlib.ticker import LogFormatter
+
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 1)))
+    else:
+        ax.ticklabel_format(axis="y", useOffset=False)  # 1.00001, not 1e-5 + 1
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return _svg(fig)
