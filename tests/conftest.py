@@ -39,3 +39,11 @@ def _isolated(tmp_path, monkeypatch):
     reset_registry()
     yield
     reset_registry()
+
+
+@pytest.fixture
+def cheap_evaluator(monkeypatch):
+    """The registered MNIST evaluator, trained for one epoch so tests stay fast."""
+    from ganzoo_vanilla.evaluator import SmallCNN
+
+    monkeypatch.setattr(SmallCNN, "epochs", 1)

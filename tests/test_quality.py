@@ -87,14 +87,6 @@ def test_a_class_below_a_tenth_of_its_share_is_not_a_covered_mode():
     assert Scorer(probe, REFERENCE, torch.device("cpu")).score_batches([images]).modes == 1
 
 
-@pytest.fixture
-def cheap_evaluator(monkeypatch):
-    """The registered MNIST evaluator, trained for one epoch so tests stay fast."""
-    from ganzoo_vanilla.evaluator import SmallCNN
-
-    monkeypatch.setattr(SmallCNN, "epochs", 1)
-
-
 def mnist():
     return build_component("dataset", get_registry().preset("vanilla-mnist").dataset)
 

@@ -342,13 +342,6 @@ def test_naming_adam_trains_what_naming_no_optimizer_does(small_data, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.fixture
-def cheap_evaluator(monkeypatch):
-    from ganzoo_vanilla.evaluator import SmallCNN
-
-    monkeypatch.setattr(SmallCNN, "epochs", 1)
-
-
 def test_infogan_grids_sweep_one_code_and_hold_another(small_data, tmp_path):
     run = ganzoo.train("infogan-mnist", out=tmp_path / "run", data_dir=small_data, epochs=1,
                        batch_size=32, quiet=True)

@@ -187,13 +187,13 @@ def _number(value: Any) -> str:
 
 def _environment(runs: Sequence[RunView]) -> str:
     import torch
+    from safetensors import safe_open
 
     written = {}
     for v in runs:
-        if v.checkpoints:
-            from ..engine import checkpoint
-
-            written[v.name] = checkpoint.load(v.checkpoints[-1]).metadata.get("ganzoo_version")
+        if v.checkpoints:  # the header alone: the tensors stay on disk
+            with safe_open(str(v.checkpoints[-1]), framework="pt") as f:
+                written[v.name] = (f.metadata() or {}).get("ganzoo_version")
     trained = "".join(f"<li>{html.escape(n)}: trained with ganzoo {html.escape(str(w))}</li>"
                       for n, w in written.items())
     return (f"<ul>{trained}<li>this page: ganzoo {__version__}, torch {torch.__version__}, "
