@@ -23,7 +23,7 @@ from ..core.build import build, build_component
 from ..core.datasets import default_data_root
 from ..core.errors import CheckpointError, Diverged, TrainingError
 from ..core.interfaces import Callback, Preset, TrainSettings
-from . import checkpoint, distributed
+from . import checkpoint, distributed, environment
 from .batches import DeviceImages
 from .callbacks import N_FIXED, Callbacks, Training, fixed_noise, standard_callbacks
 from .devices import resolve_device
@@ -109,6 +109,8 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
     hooks = Callbacks([*callbacks, *extra] if main else [], training, lambda: (
         f"The newest checkpoint, {recovery.last_good()}, is intact; resume with: "
         f"{recovery.resume_command()}"))
+    if main:
+        run.record_environment(environment.describe(device, world.size))
     hooks.train_start()
     critic = f", {settings.n_critic} D updates per G update" if settings.n_critic > 1 else ""
     ranks = f" x {world.size} processes" if world.size > 1 else ""

@@ -1,7 +1,8 @@
 """A run directory: where a run's config, records, sample grids and checkpoints live.
 
 ``config.json`` (the resolved preset), ``metrics.jsonl`` (one line per epoch),
-``samples/*.png``, ``loss.png``, ``checkpoints/epoch-NNNN[-step-SSSSSS].safetensors`` (the
+``environment.json`` (what trained it: versions, device, git commit; one entry per start or
+resume), ``samples/*.png``, ``loss.png``, ``checkpoints/epoch-NNNN[-step-SSSSSS].safetensors`` (the
 last few) and ``generator.safetensors`` (the generator alone, written at the end).
 """
 
@@ -59,6 +60,7 @@ class RunDir:
         self.samples = self.root / "samples"
         self.checkpoints = self.root / "checkpoints"
         self.generator = self.root / GENERATOR_FILE
+        self.environment = self.root / "environment.json"
 
     def holds_a_run(self) -> bool:
         return self.metrics.exists() or any(self.checkpoints.glob("*.safetensors"))
@@ -94,6 +96,20 @@ class RunDir:
         history = self.records(before_epoch=epoch)
         self.rewrite_records(history)
         return history
+
+    def record_environment(self, env: dict) -> None:
+        """Add this start's (or resume's) environment to ``environment.json``."""
+        sessions = self.environments()
+        text = json.dumps([*sessions, env], indent=2) + "\n"
+        atomic_write_bytes(self.environment, text.encode())
+
+    def environments(self) -> list[dict]:
+        """The environments the run was trained in, first start first (none recorded: [])."""
+        try:
+            sessions = json.loads(self.environment.read_text())
+        except (OSError, ValueError):
+            return []  # none yet, or damaged: a report without it beats a failed run
+        return sessions if isinstance(sessions, list) else []
 
     def records(self, before_epoch: int | None = None) -> list[dict]:
         if not self.metrics.exists():

@@ -43,6 +43,7 @@ class RunView:
     grids: list[Path]  # samples/epoch-*.png, oldest first
     real: Path | None
     checkpoints: list[Path] = field(default_factory=list)
+    environments: list[dict[str, Any]] = field(default_factory=list)  # environment.json
 
     @property
     def name(self) -> str:
@@ -71,7 +72,7 @@ def read_run(root: Path | str) -> RunView:
     grids = sorted(run.samples.glob("epoch-*.png"))
     real = run.samples / "real.png"
     return RunView(run.root, preset, run.records(), grids, real if real.is_file() else None,
-                   checkpoints_in(run.root))
+                   checkpoints_in(run.root), run.environments())
 
 
 def _svg(fig) -> str:
@@ -185,20 +186,31 @@ def _number(value: Any) -> str:
     return f"{value:,.4g}"
 
 
+ENVIRONMENT = ("started", "device", "processes", "ganzoo", "torch", "python", "git_commit",
+               "platform")
+
+
 def _environment(runs: Sequence[RunView]) -> str:
+    """Each start and resume of each run as ``environment.json`` recorded it (a run older
+    than that file: the ganzoo version its newest checkpoint names), and this page's own."""
     import torch
     from safetensors import safe_open
 
-    written = {}
+    rows = []
     for v in runs:
-        if v.checkpoints:  # the header alone: the tensors stay on disk
+        for env in v.environments:
+            rows.append([v.name, *(env.get(key) for key in ENVIRONMENT)])
+        if not v.environments and v.checkpoints:  # the header alone: tensors stay on disk
             with safe_open(str(v.checkpoints[-1]), framework="pt") as f:
-                written[v.name] = (f.metadata() or {}).get("ganzoo_version")
-    trained = "".join(f"<li>{html.escape(n)}: trained with ganzoo {html.escape(str(w))}</li>"
-                      for n, w in written.items())
-    return (f"<ul>{trained}<li>this page: ganzoo {__version__}, torch {torch.__version__}, "
+                version = (f.metadata() or {}).get("ganzoo_version")
+            rows.append([v.name, None, None, None, version, None, None, None, None])
+    head = "".join(f"<th>{key.replace('_', ' ')}</th>" for key in ("run", *ENVIRONMENT))
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str('–' if c is None else c))}</td>"
+                                    for c in row) + "</tr>" for row in rows)
+    table = f"<table><tr>{head}</tr>{body}</table>" if rows else ""
+    return (f"{table}<p>This page: ganzoo {__version__}, torch {torch.__version__}, "
             f"Python {platform.python_version()}, {html.escape(platform.platform())}, "
-            f"written {datetime.now():%Y-%m-%d %H:%M}</li></ul>")
+            f"written {datetime.now():%Y-%m-%d %H:%M}.</p>")
 
 
 STYLE = """body{font-family:sans-serif;margin:2em auto;max-width:1100px;color:#222}
