@@ -13,6 +13,8 @@ A plugin author needs only what is exported here::
 """
 
 from .api import (
+    Population,
+    PopulationReport,
     Report,
     Run,
     TensorBoard,
@@ -86,6 +88,8 @@ __all__ = [
     "PluginError",
     "Preset",
     "Report",
+    "Population",
+    "PopulationReport",
     "Run",
     "Schedule",
     "StepContext",

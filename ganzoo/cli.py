@@ -155,10 +155,13 @@ def _cadence(ctx, param, value: str) -> str:
                                       "last good checkpoint and halve the learning rates.")
 @click.option("--tensorboard", is_flag=True,
               help="Also write TensorBoard events to RUN/tensorboard (pip install tensorboard).")
+@click.option("--population", type=click.IntRange(1, 4096), metavar="K",
+              help="Train K members (seeds SEED ... SEED+K-1) in one vectorised step; each is "
+                   "the run a single train with its seed would be.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
           sets, precision, cuda_graphs, cadence, on_save_error, on_nan, tensorboard,
-          quiet) -> None:
+          population, quiet) -> None:
     """Train PRESET: a registered name (see 'ganzoo list presets'), a preset file
     (.toml) or a run's config.json.
 
@@ -168,6 +171,7 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
       ganzoo train vanilla-mnist --epochs 2 --batch-size 128 --out runs/quick
       ganzoo train vanilla-mnist --resume runs/quick --epochs 4
       ganzoo train runs/quick/config.json --out runs/again
+      ganzoo train vanilla-mnist --population 8 --epochs 25
     """
     flags = {"epochs": epochs, "batch_size": batch_size, "lr_g": lr, "lr_d": lr, "seed": seed,
              "eval_every": eval_every}
@@ -181,7 +185,7 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
         api.train(preset, out=out, resume=resume, device=device, quiet=quiet, callbacks=named,
                   data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
                   checkpoint_every=cadence, on_nan=on_nan, on_save_error=on_save_error,
-                  **overrides)
+                  **({"population": population} if population else {}), **overrides)
     except RunExists as exc:
         raise ConfigError(f"{exc.root} already holds a run; continue it with --resume "
                           f"{exc.root} or choose another --out") from None
@@ -208,8 +212,10 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
               callback=lambda ctx, param, value: _code_values(value),
               help="With --sweep: fix another code everywhere (repeatable).")
 @click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
+@click.option("--member", metavar="I|best", help="A population run: sample member I or the best.")
 def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
-           sweep_code: str | None, held: dict[str, float], device: str | None) -> None:
+           sweep_code: str | None, held: dict[str, float], device: str | None,
+           member: str | None) -> None:
     """Draw a grid of samples from a run directory or checkpoint (SOURCE).
 
     \b
@@ -222,6 +228,8 @@ def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
     from .engine.devices import resolve_device
     from .evaluation.sampling import sample_grid
 
+    if member is not None or is_population(source):
+        source = _population_of(source).member(member or "best").root
     try:
         epoch, count = sample_grid(source, out, n=count, seed=seed,
                                    device=resolve_device(device), label=label,
@@ -267,19 +275,60 @@ def report(runs: tuple[Path, ...], out: Path | None) -> None:
               help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
 @click.option("--no-floor", is_flag=True, help="Skip scoring real training images.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--member", metavar="I|best|all", default="all", show_default=True,
+              help="A population run: score member I, the best one, or all of them.")
 def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: Path | None,
-             no_floor: bool, as_json: bool) -> None:
+             no_floor: bool, as_json: bool, member: str) -> None:
     """Score the generator of a run directory or checkpoint (SOURCE).
 
     Prints the Frechet distance on the dataset's evaluator network, the classifier score,
     the classes covered and KL(predicted classes || uniform), for SOURCE's samples and, as
-    the floor, for real training images, both against the test split.
+    the floor, for real training images, both against the test split. For a population,
+    each member and the distribution over them (median, IQR, min, max) and the best.
     """
     from .evaluation.report import evaluate
 
+    say = lambda msg: click.echo(msg, err=True)  # noqa: E731 - progress on stderr
+    if is_population(source):
+        pop = api.Population(source)
+        if member == "all":
+            scores = pop.evaluate(count, device=device, data_dir=data_dir, seed=seed,
+                                  floor=not no_floor)
+            click.echo(json.dumps(scores.to_dict(), indent=2) if as_json else str(scores))
+            return
+        source = pop.member(member).root
     report = evaluate(source, count, device=device, data_dir=data_dir, seed=seed,
-                      with_floor=not no_floor, say=lambda msg: click.echo(msg, err=True))
+                      with_floor=not no_floor, say=say)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
+
+
+def is_population(source: Path) -> bool:
+    return (Path(source) / "population.json").is_file()
+
+
+def _population_of(source: Path) -> api.Population:
+    if not is_population(source):
+        raise ConfigError(f"--member: {source} is not a population run")
+    return api.Population(source)
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--member", metavar="I|best", required=True, help="The member to export.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("generator.safetensors"), show_default=True)
+def export(source: Path, member: str, out: Path) -> None:
+    """Write one member of a population run (SOURCE) as an ordinary generator file, which
+    'ganzoo sample' and 'ganzoo eval' read like any run's.
+
+    \b
+    Examples:
+      ganzoo export runs/pop --member 3 -o member3.safetensors
+      ganzoo eval runs/pop && ganzoo export runs/pop --member best
+    """
+    pop = _population_of(source)
+    i = pop.index(member)
+    click.echo(f"wrote member {i} (seed {pop.seeds[i]}) to {pop.export(i, out)}")
 
 
 def _code_values(values: tuple[str, ...]) -> dict[str, float]:

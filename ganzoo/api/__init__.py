@@ -12,10 +12,12 @@ from ..evaluation.report import Report
 from ..evaluation.runpage import write_report as report
 from ..evaluation.tensorboard import TensorBoard
 from .benchmark import bench
+from .population import Population, PopulationReport, Spread
 from .presets import list_components, list_presets, resolve_preset, show_preset
 from .run import Run, load
 from .scoring import evaluate
 from .training import train
 
-__all__ = ["Report", "Run", "TensorBoard", "bench", "evaluate", "list_components",
-           "list_presets", "load", "report", "resolve_preset", "show_preset", "train"]
+__all__ = ["Population", "PopulationReport", "Report", "Run", "Spread", "TensorBoard", "bench",
+           "evaluate", "list_components", "list_presets", "load", "report", "resolve_preset",
+           "show_preset", "train"]

@@ -13,9 +13,12 @@ from ..engine import checkpoint
 from ..engine.callbacks import standard_callbacks
 from ..engine.loop import train as run_training
 from ..engine.options import RunOptions
+from ..engine.population_loop import is_population_run, train_population
 from ..engine.rundir import find_checkpoint
 from ..engine.step import PRECISIONS
 from ..evaluation.callbacks import EvaluateEvery, ReportPage
+from ..evaluation.runpage import write_report
+from .population import Population
 from .presets import resolve_preset
 from .run import Run
 
@@ -79,7 +82,8 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
           callbacks: Sequence[Callback] = (), quiet: bool = False,
           data_dir: Path | str | None = None, precision: str = "fp32",
           cuda_graphs: bool = True, checkpoint_every: int | str | None = "10m",
-          on_nan: str = "stop", on_save_error: str = "stop", **overrides: Any) -> Run:
+          on_nan: str = "stop", on_save_error: str = "stop", population: int | None = None,
+          **overrides: Any) -> Run | Population:
     """Train a preset and return the :class:`Run`.
 
     ``preset`` is a registered name (``"vanilla-mnist"``), a :class:`Preset`, a preset file
@@ -98,6 +102,9 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
     "90s", "10m", 0: epoch ends only); ``on_nan="rollback"`` reloads the last good
     checkpoint at half the learning rates; ``on_save_error="continue"`` trains on when a
     checkpoint cannot be written.
+
+    ``population=K`` trains K members (seeds seed ... seed+K-1) in one vectorised step and
+    returns a :class:`Population`; resuming a population run continues all its members.
     """
     objects = [c for c in callbacks if isinstance(c, Callback)]
     named = [c for c in callbacks if not isinstance(c, Callback)]
@@ -119,6 +126,15 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
     every = resolved.train.eval_every
     chosen = [*([EvaluateEvery(every)] if every else []), *standard_callbacks(), ReportPage(),
               *objects]
+    if population is not None or (resume is not None and is_population_run(Path(resume))):
+        if cuda_graphs is not True or precision != "fp32" or on_nan != "stop":
+            raise ConfigError("a population trains eagerly in fp32 and freezes a member that "
+                              "diverges: drop precision, cuda_graphs and on_nan")
+        size = population if population is not None else 0
+        root = train_population(resolved, size, options,
+                                [*standard_callbacks(), *objects])
+        write_report([m.root for m in Population(root).members], root / "report.html")
+        return Population(root)
     return Run(run_training(resolved, options, chosen))
 
 

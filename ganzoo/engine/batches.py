@@ -70,6 +70,20 @@ class DeviceImages:
             images = self._source.index_select(0, source_rows[batch])
             yield to_unit_range(images), self.labels.index_select(0, label_rows[batch])
 
+    def stacked_batches(self, orders: list[tuple[Tensor, Tensor]], batch_size: int,
+                        start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        """A population's batches: member k's batch in its own ``orders[k]``, stacked as
+        ``[K, batch_size, ...]`` images and ``[K, batch_size]`` labels (one gather for all)."""
+        source_rows = torch.stack([rows for rows, _ in orders])
+        label_rows = torch.stack([rows for _, rows in orders])
+        k = len(orders)
+        for i in range(start, self.steps_per_epoch(batch_size)):
+            batch = slice(i * batch_size, (i + 1) * batch_size)
+            images = self._source.index_select(0, source_rows[:, batch].reshape(-1))
+            labels = self.labels.index_select(0, label_rows[:, batch].reshape(-1))
+            yield (to_unit_range(images).view(k, batch_size, *images.shape[1:]),
+                   labels.view(k, batch_size))
+
     def epoch(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
         """A fresh random order's batches."""
         return self.batches(self.order(), batch_size)

@@ -110,10 +110,13 @@ def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn
                   loss_sum: torch.Tensor | None = None, elapsed: float = 0.0,
                   ema: torch.nn.Module | None = None, world_size: int = 1,
                   networks: dict[str, torch.nn.Module] | None = None,
-                  state: dict[str, torch.Tensor] | None = None, updates: int = 0) -> None:
+                  state: dict[str, torch.Tensor] | None = None, updates: int = 0,
+                  extra_tensors: dict[str, torch.Tensor] | None = None,
+                  extra_metadata: dict[str, str] | None = None) -> None:
     """Everything needed to continue exactly; ``step > 0`` marks a mid-epoch checkpoint,
     which also needs ``epoch_start_rng`` and the epoch's ``loss_sum`` so far. ``updates``
-    counts G's updates so far (the objective's step index)."""
+    counts G's updates so far (the objective's step index). A population adds its members'
+    RNG streams and list (``extra_tensors``, ``extra_metadata``)."""
     tensors = {**_module_tensors("generator", generator),
                **_module_tensors("discriminator", discriminator),
                **(_module_tensors(EMA, ema) if ema is not None else {})}
@@ -126,8 +129,9 @@ def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn
         opt_tensors, groups[prefix] = _flatten_optimizer(prefix, opt)
         tensors.update(opt_tensors)
     tensors.update({f"rng.{k}": v for k, v in rng_states().items()})
+    tensors.update(extra_tensors or {})
     extra = {"optimizers": json.dumps(groups), "world_size": str(world_size),
-             "updates": str(updates)}
+             "updates": str(updates), **(extra_metadata or {})}
     if step:
         tensors.update({f"epoch_rng.{k}": v for k, v in epoch_start_rng.items()})
         tensors["epoch_loss_sum"] = loss_sum.detach().float().cpu()

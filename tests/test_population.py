@@ -1,0 +1,150 @@
+"""Population training: K members in one vectorised step, each the run a single train with
+its seed would be; resumable, a diverged member frozen, scores as a distribution."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from helpers import assert_clean_error, run_cli
+
+import ganzoo
+from ganzoo.engine import population_loop
+from ganzoo.engine.checkpoint import load
+from ganzoo.engine.rundir import checkpoints_in
+
+SMALL = {"batch_size": 16, "quiet": True}
+
+
+def generator_state(run):
+    return load(run.root / "generator.safetensors").section("generator")
+
+
+def assert_member_is_solo(member, solo, rtol):
+    """The member's losses epoch by epoch and its final weights are the solo run's, up to
+    the rounding of a batched matmul instead of a plain one (which Adam's normalised steps
+    turn into lr-sized moves of a few weights whose gradient is near zero: so the weights
+    are compared as a whole, by the norm of the difference)."""
+    for mine, theirs in zip(member.history, solo.history, strict=True):
+        for key in ("loss_d", "loss_g"):
+            assert mine[key] == pytest.approx(theirs[key], rel=rtol), (mine, theirs)
+    ours, single = generator_state(member), generator_state(solo)
+    assert ours.keys() == single.keys()
+    for name, value in single.items():
+        if value.is_floating_point():
+            gap = (ours[name] - value).norm() / value.norm().clamp(min=1e-12)
+            assert gap.item() <= rtol, (name, gap.item())
+
+
+@pytest.mark.parametrize(("preset", "epochs", "rtol"), [
+    ("vanilla-mnist", 16, 1e-3),  # 256 steps of an MLP
+    # 32 steps of a convolutional GAN with batch norm: rounding grows fast here; the solo
+    # run on 1 thread instead of 2 is as far from itself (up to 3.5e-2 in a BN bias)
+    ("dcgan-mnist", 2, 5e-2),
+])
+def test_a_member_is_the_solo_run_with_its_seed(tmp_path, mnist_root, preset, epochs, rtol):
+    pop = ganzoo.train(preset, out=tmp_path / "pop", data_dir=mnist_root, epochs=epochs,
+                       population=2, **SMALL)
+    solo = ganzoo.train(preset, out=tmp_path / "solo", data_dir=mnist_root, epochs=epochs,
+                        seed=1, **SMALL)
+    assert isinstance(pop, ganzoo.Population) and pop.seeds == [0, 1]
+    assert_member_is_solo(pop.members[1], solo, rtol)
+    first, second = (next(iter(generator_state(m).values())) for m in pop.members)
+    assert not torch.equal(first, second)  # two seeds, two different GANs
+
+
+def test_the_run_directory_holds_each_member_as_a_run(tmp_path, mnist_root):
+    pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", data_dir=mnist_root, epochs=2,
+                       population=3, **SMALL)
+    info = json.loads((pop.root / "population.json").read_text())
+    assert [m["seed"] for m in info["members"]] == [0, 1, 2]
+    saved = load(checkpoints_in(pop.root)[-1])
+    assert saved.tensors["generator.net.0.weight"].shape == (3, 256, 64)  # a member axis
+    assert json.loads(saved.metadata["population"])["members"][2]["seed"] == 2
+    for i, member in enumerate(pop.members):
+        assert [r["member"] for r in member.history] == [i, i]
+        assert (member.root / "samples" / "epoch-0001.png").is_file()
+        assert member.sample(4, seed=0).shape == (4, 1, 28, 28)
+    assert "member-02" in (pop.root / "report.html").read_text()
+    out = tmp_path / "m1.safetensors"
+    result = run_cli("export", pop.root, "--member", 1, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert torch.equal(load(out).section("generator")["net.0.weight"],
+                       generator_state(pop.members[1])["net.0.weight"])
+    assert_clean_error(run_cli("export", pop.root, "--member", 3), "members 0-2")
+    assert_clean_error(run_cli("export", pop.root, "--member", "best"), "ganzoo eval")
+
+
+def test_eval_prints_each_member_and_the_distribution(tmp_path, mnist_root, cheap_evaluator):
+    pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", data_dir=mnist_root, epochs=1,
+                       population=3, **SMALL)
+    result = run_cli("eval", pop.root, "-n", 64, "--data-dir", mnist_root, "--no-floor")
+    assert result.exit_code == 0, result.output
+    assert "median" in result.output and "IQR" in result.output and "<- best" in result.output
+    scores = json.loads((pop.root / "eval.json").read_text())
+    fids = [scores["members"][str(i)]["generator"]["fid"] for i in range(3)]
+    assert scores["fid"]["min"] == min(fids) and scores["fid"]["max"] == max(fids)
+    assert scores["best"] == fids.index(min(fids))
+    result = run_cli("sample", pop.root, "--member", "best", "-n", 4, "-o", tmp_path / "b.png")
+    assert result.exit_code == 0 and (tmp_path / "b.png").is_file(), result.output
+
+
+def test_a_member_that_diverges_is_frozen_and_the_others_train_on(tmp_path, mnist_root,
+                                                                    monkeypatch):
+    stack = population_loop.stack_steps
+
+    def poisoned(*args, **kwargs):  # member 1's D weights turn NaN before the first step
+        step = stack(*args, **kwargs)
+        with torch.no_grad():
+            next(iter(step.discriminator.tensors().values()))[1].fill_(float("nan"))
+        return step
+
+    clean = ganzoo.train("vanilla-mnist", out=tmp_path / "clean", data_dir=mnist_root,
+                         epochs=2, population=3, **SMALL)
+    monkeypatch.setattr(population_loop, "stack_steps", poisoned)
+    pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", data_dir=mnist_root, epochs=2,
+                       population=3, **SMALL)
+    assert set(pop.frozen) == {1} and "non-finite loss" in pop.frozen[1]
+    for i in (0, 2):  # untouched by the NaN next to them
+        assert pop.members[i].history == [
+            {**r, "samples_per_s": pop.members[i].history[e]["samples_per_s"],
+             "time_s": pop.members[i].history[e]["time_s"]}
+            for e, r in enumerate(clean.members[i].history)]
+    frozen_at = load(checkpoints_in(pop.root)[0]).tensors["generator.net.0.weight"][1]
+    final = generator_state(pop.members[1])["net.0.weight"]  # no update after epoch 0
+    assert torch.allclose(final, frozen_at, rtol=0, atol=0, equal_nan=True)
+    assert not torch.isfinite(final).all()  # the NaN reached G before the check froze it
+
+
+def test_sigkill_mid_run_then_resume_continues_every_member(tmp_path, mnist_root):
+    args = ("--data-dir", mnist_root, "--batch-size", 8, "--population", 2, "-q")
+    whole = run_cli("train", "vanilla-mnist", "--out", tmp_path / "whole", "--epochs", 4, *args)
+    assert whole.exit_code == 0, whole.output
+    run = tmp_path / "killed"
+    command = [sys.executable, "-m", "ganzoo", "train", "vanilla-mnist", "--out", str(run),
+               "--epochs", "100000", *map(str, args)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoints" / "epoch-0002.safetensors").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    resumed = run_cli("train", "vanilla-mnist", "--resume", run, "--epochs", 4, *args[:2],
+                      "-q")
+    assert resumed.exit_code == 0, resumed.output
+    for i in range(2):
+        done = ganzoo.Population(run).members[i].history
+        assert [r["epoch"] for r in done] == [0, 1, 2, 3]
+        reference = ganzoo.Population(tmp_path / "whole").members[i].history
+        assert [(r["loss_d"], r["loss_g"]) for r in done] == [
+            (r["loss_d"], r["loss_g"]) for r in reference]
+        assert torch.equal(generator_state(ganzoo.Population(run).members[i])["net.0.weight"],
+                           generator_state(ganzoo.Population(tmp_path / "whole").members[i])[
+                               "net.0.weight"])
