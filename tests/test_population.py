@@ -148,3 +148,17 @@ def test_sigkill_mid_run_then_resume_continues_every_member(tmp_path, mnist_root
         assert torch.equal(generator_state(ganzoo.Population(run).members[i])["net.0.weight"],
                            generator_state(ganzoo.Population(tmp_path / "whole").members[i])[
                                "net.0.weight"])
+
+
+def test_a_step_vmap_cannot_run_trains_member_after_member_saying_so(tmp_path, mnist_root,
+                                                                       capsys):
+    """WGAN-GP's penalty calls autograd.grad on fresh leaves, which vmap refuses: the
+    members train in turn, each drawing the penalty's random points from its own stream,
+    so a member is its solo run again."""
+    settings = {"batch_size": 16, "epochs": 1, "data_dir": mnist_root}
+    pop = ganzoo.train("wgan-gp-mnist", out=tmp_path / "pop", population=2, **settings)
+    said = capsys.readouterr().out
+    assert said.count("cannot run under torch.func.vmap") == 1, said
+    assert "one after another" in said
+    solo = ganzoo.train("wgan-gp-mnist", out=tmp_path / "solo", seed=1, quiet=True, **settings)
+    assert_member_is_solo(pop.members[1], solo, 1e-4)

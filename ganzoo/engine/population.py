@@ -16,6 +16,7 @@ without a copy (on a 2-core CPU the copies cost a quarter of a step).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -24,6 +25,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..core.errors import ConfigError
 from ..core.interfaces import DOutput, Objective
+from . import checkpoint
 from .context import StepContext
 from .step import TrainStep
 
@@ -78,10 +80,14 @@ class StackedModule(nn.Module):
         """The module as one member sees it inside ``vmap`` (``tensors``: its slices)."""
         return Bound(self.template, tensors)
 
+    vectorised = True  # False: the members run one after another (see PopulationStep)
+    rng: MemberRNG | None = None
+
     def forward(self, *args: Tensor, **kwargs) -> Tensor:
         """Every member on its own slice of ``args`` (each ``[K, ...]``)."""
-        return vmap(lambda t, *a: functional_call(self.template, t, a, kwargs),
-                    randomness="different")(self.tensors(), *args)
+        return per_member(lambda t, *a: functional_call(self.template, t, a, kwargs),
+                          (0,) * (len(args) + 1), (self.tensors(), *args), self.vectorised,
+                          self.rng)
 
     def member(self, i: int) -> dict[str, Tensor]:
         """Member ``i``'s state dict, as its own module would hold it."""
@@ -108,6 +114,65 @@ class StackedModule(nn.Module):
                                        f"vs {tuple(t.shape)}")
                 t.copy_(state_dict[n])
         return None
+
+
+class MemberRNG:
+    """Each member's own stream of torch's global RNG, switched in around its draws."""
+
+    def __init__(self, states: list[dict[str, torch.Tensor]]) -> None:
+        self.states = states
+
+    @contextlib.contextmanager
+    def of(self, i: int) -> Iterator[None]:
+        outside = checkpoint.rng_states()
+        checkpoint.set_rng_states(self.states[i])
+        try:
+            yield
+        finally:
+            self.states[i] = checkpoint.rng_states()
+            checkpoint.set_rng_states(outside)
+
+
+def per_member(fn, in_dims: tuple, args: tuple, vectorised: bool = True,
+               rng: MemberRNG | None = None):
+    """``fn`` for every member: under ``vmap``, or (``vectorised=False``) in a loop over the
+    members' slices with the results stacked -- the same values, for code vmap cannot run;
+    there each member's random draws come from its own stream in ``rng``, as in its solo
+    run. ``in_dims`` is 0 (a leading member axis) or None (shared) for each argument."""
+    if vectorised:
+        return vmap(fn, in_dims=in_dims, randomness="different")(*args)
+    size = next(_leaves(a) for a, d in zip(args, in_dims, strict=True) if d == 0).shape[0]
+    outs = []
+    for i in range(size):
+        with rng.of(i) if rng is not None else contextlib.nullcontext():
+            outs.append(fn(*(_slice(a, i) if d == 0 else a
+                             for a, d in zip(args, in_dims, strict=True))))
+    return _stack(outs)
+
+
+def _leaves(x):
+    if isinstance(x, dict):
+        return next(_leaves(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return next(_leaves(v) for v in x)
+    return x
+
+
+def _slice(x, i: int):
+    if isinstance(x, dict):
+        return {k: _slice(v, i) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_slice(v, i) for v in x)
+    return None if x is None else x[i]
+
+
+def _stack(outs: list):
+    first = outs[0]
+    if isinstance(first, dict):
+        return {k: _stack([o[k] for o in outs]) for k in first}
+    if isinstance(first, (list, tuple)):
+        return type(first)(_stack(list(parts)) for parts in zip(*outs, strict=True))
+    return torch.stack(outs)
 
 
 class Bound:
@@ -139,6 +204,15 @@ class PopulationStep(TrainStep):
     """
 
     frozen: dict[int, list[Tensor]]  # member -> its tensors when it was frozen
+    vectorised = True
+    rng: MemberRNG | None = None
+
+    def run_members_in_turn(self, rng: MemberRNG | None = None) -> None:
+        """For components ``vmap`` cannot run: the same step, member after member, each
+        drawing from its stream in ``rng``."""
+        self.vectorised, self.rng = False, rng
+        for net in (self.generator, self.discriminator, *self.networks.values()):
+            net.vectorised, net.rng = False, rng
 
     def freeze(self, i: int) -> None:
         """Keep member ``i`` as it is now: every later step puts its weights back."""
@@ -223,8 +297,8 @@ class PopulationStep(TrainStep):
         if update == "g":
             self._d_requires_grad(False)
         try:
-            losses, seen = vmap(loss, in_dims=dims, randomness="different")(
-                tensors, self.state, *batch)
+            losses, seen = per_member(loss, dims, (tensors, self.state, *batch),
+                                      self.vectorised, self.rng)
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()  # the sum's gradient is each member's own
             opt.step()
@@ -232,8 +306,8 @@ class PopulationStep(TrainStep):
             if update == "g":
                 self._d_requires_grad(True)
         if hooked:
-            vmap(after, in_dims=(0, *dims), randomness="different")(seen, tensors, self.state,
-                                                                    *batch)
+            per_member(after, (0, *dims), (seen, tensors, self.state, *batch), self.vectorised,
+                       self.rng)
         return losses.detach()
 
 

@@ -13,13 +13,12 @@ the others train on.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -36,7 +35,7 @@ from .callbacks import N_FIXED, Callbacks, Training, fixed_noise, standard_callb
 from .devices import resolve_device
 from .interrupt import GracefulStop
 from .options import RunOptions
-from .population import PopulationStep, stack_steps
+from .population import MemberRNG, PopulationStep, stack_steps
 from .rundir import RunDir, checkpoints_in, default_run_dir, find_checkpoint, run_dir_of
 from .step import TrainStep
 
@@ -63,23 +62,6 @@ def read_population(root: Path) -> dict | None:
         raise ConfigError(f"{path} is damaged ({exc})") from None
 
 
-class MemberRNG:
-    """Each member's own stream of torch's global RNG, switched in around its draws."""
-
-    def __init__(self, states: list[dict[str, torch.Tensor]]) -> None:
-        self.states = states
-
-    @contextlib.contextmanager
-    def of(self, i: int) -> Iterator[None]:
-        outside = checkpoint.rng_states()
-        checkpoint.set_rng_states(self.states[i])
-        try:
-            yield
-        finally:
-            self.states[i] = checkpoint.rng_states()
-            checkpoint.set_rng_states(outside)
-
-
 def _build_members(preset: Preset, size: int, device: torch.device, options: RunOptions
                    ) -> tuple[list[TrainStep], list, MemberRNG]:
     """Each member built as a single run builds it, and its RNG stream from there on."""
@@ -93,6 +75,25 @@ def _build_members(preset: Preset, size: int, device: torch.device, options: Run
         states.append(checkpoint.rng_states())
     checkpoint.set_rng_states(outside)
     return steps, parts, MemberRNG(states)
+
+
+def _vectorisable(step: PopulationStep, batch: int, device: torch.device, say) -> bool:
+    """Whether one step runs under ``vmap``, tried on a copy (so nothing trains twice); if
+    not, say so: the members then train one after another in this process."""
+    probe, size = copy.deepcopy(step), step.generator.size
+    real = torch.zeros(size, batch, *step.generator.out_shape, device=device)
+    labels = torch.zeros(size, batch, dtype=torch.long, device=device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        noise = torch.stack([step.generator.sample_noise(batch, device) for _ in range(size)])
+        try:
+            probe(real, labels, noise)
+        except Exception as exc:  # noqa: BLE001 - any failure: the loop gives the real error
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            say(f"ganzoo: this preset's step cannot run under torch.func.vmap "
+                f"({type(exc).__name__}: {first[:160]}); its {size} members train one "
+                "after another in this process instead")
+            return False
+    return True
 
 
 def train_population(preset: Preset, size: int, options: RunOptions | None = None,
@@ -115,6 +116,8 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
     steps, parts, rng = _build_members(preset, size, device, options)
     step = stack_steps(steps, settings, optimizer_g=preset.optimizer_g,
                        optimizer_d=preset.optimizer_d)
+    if not _vectorisable(step, settings.batch_size * settings.n_critic, device, say):
+        step.run_members_in_turn(rng)
     dataset = parts[0].dataset
     data_root = Path(options.data_dir) if options.data_dir else default_data_root()
     images, labels = dataset.load("train", data_root)
