@@ -1,0 +1,84 @@
+"""A population's step against the solo step, side by side in one process.
+
+    python benchmarks/population.py [--preset vanilla-mnist] [--sizes 1,4,8,16] [--rounds 5]
+                                    [--device cpu|cuda]
+
+Each round times ``--steps`` solo steps (``TrainStep``, what ``ganzoo train`` runs) and
+then ``--steps`` population steps of each size K (``PopulationStep``, what
+``ganzoo train --population K`` runs) on random batches, the two interleaved so that a
+busy machine slows both alike. Prints the medians: aggregate samples/s (K x batch per
+step), per-member samples/s and the ratio of the aggregate to the solo step's.
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from ganzoo.api.presets import resolve_preset
+from ganzoo.core.build import build
+from ganzoo.engine.population import stack_steps
+from ganzoo.engine.step import TrainStep
+
+
+def timed(step, inputs, steps: int, device: torch.device) -> float:
+    for _ in range(3):  # warm-up
+        step(*inputs)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    began = time.perf_counter()
+    for _ in range(steps):
+        step(*inputs)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - began) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="vanilla-mnist")
+    parser.add_argument("--sizes", default="1,4,8,16")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    preset = resolve_preset(args.preset)
+    batch = preset.train.batch_size * preset.train.n_critic
+    sizes = [int(k) for k in args.sizes.split(",")]
+
+    def member(seed: int) -> TrainStep:
+        torch.manual_seed(seed)
+        return TrainStep.from_parts(build(preset).to(device), preset)
+
+    solo = member(0)
+    shape = solo.generator.out_shape
+    steps = {k: stack_steps([member(s) for s in range(k)], preset.train,
+                            optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
+             for k in sizes}
+
+    def inputs(k: int | None):
+        lead = () if k is None else (k,)
+        real = torch.rand(*lead, batch, *shape, device=device) * 2 - 1
+        labels = torch.randint(0, 10, (*lead, batch), device=device)
+        noise = torch.randn(*lead, batch, solo.generator.z_dim, device=device)
+        return real, labels, noise
+
+    times = {k: [] for k in [None, *sizes]}
+    for _ in range(args.rounds):
+        for k in [None, *sizes]:
+            step = solo if k is None else steps[k]
+            times[k].append(timed(step, inputs(k), args.steps, device))
+    base = batch / statistics.median(times[None])
+    print(f"{args.preset} on {device}, batch {batch}, {torch.get_num_threads()} threads, "
+          f"median of {args.rounds} rounds of {args.steps} steps")
+    print(f"solo step: {statistics.median(times[None]) * 1e3:.2f} ms, {base:,.0f} samples/s")
+    for k in sizes:
+        agg = k * batch / statistics.median(times[k])
+        print(f"K={k:<4} {statistics.median(times[k]) * 1e3:8.2f} ms  aggregate {agg:9,.0f} "
+              f"samples/s  per member {agg / k:8,.0f}  {agg / base:5.2f}x solo")
+
+
+if __name__ == "__main__":
+    main()
