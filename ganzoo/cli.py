@@ -373,15 +373,20 @@ def _split(parse: Callable[[str], object], what: str):
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="As for train.")
+@click.option("--population", "populations", default="", metavar="K1,K2,...",
+              callback=lambda ctx, param, value: _split(int, "integers")(ctx, param, value)
+              if value else [],
+              help="Also time population steps of these sizes against the solo step.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, cuda_graphs, data_dir,
-          sets, as_json) -> None:
+          sets, populations, as_json) -> None:
     """Measure training throughput of PRESET against the tutorial's loop, in one process.
 
     \b
     Examples:
       ganzoo bench vanilla-mnist
       ganzoo bench vanilla-mnist --batch-size 64,1024,4096 --precision fp32,bf16 --json
+      ganzoo bench vanilla-mnist --population 1,4,8,16,64 --no-baseline
     """
     import torch
 
@@ -390,7 +395,7 @@ def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, cuda_g
     results = api.bench(preset, batch_sizes=batch_sizes, precisions=precisions,
                         devices=[d.strip() for d in devices.split(",")] if devices else None,
                         seconds=seconds, baseline=not no_baseline, cuda_graphs=cuda_graphs,
-                        data_dir=data_dir, **_pairs(sets),
+                        data_dir=data_dir, populations=populations, **_pairs(sets),
                         progress=None if as_json else lambda msg: click.echo(msg, err=True))
     if as_json:
         info = {"preset": api.resolve_preset(preset).name, "torch": torch.__version__,

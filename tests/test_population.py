@@ -162,3 +162,20 @@ def test_a_step_vmap_cannot_run_trains_member_after_member_saying_so(tmp_path, m
     assert "one after another" in said
     solo = ganzoo.train("wgan-gp-mnist", out=tmp_path / "solo", seed=1, quiet=True, **settings)
     assert_member_is_solo(pop.members[1], solo, 1e-4)
+
+
+def test_bench_times_populations_against_the_solo_step(mnist_root):
+    args = ("bench", "vanilla-mnist", "--data-dir", mnist_root, "--batch-size", "16",
+            "--seconds", "0.1", "--no-baseline", "--population", "1,3", "--json")
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["results"]
+    assert [(r["impl"], r["members"]) for r in rows] == [
+        ("ganzoo", 1), ("population K=1", 1), ("population K=3", 3)]
+    solo = rows[0]["samples_per_s"]
+    for row in rows[1:]:
+        assert row["vs_solo"] == pytest.approx(row["samples_per_s"] / solo)
+        # a population step does the members' arithmetic: K times the solo step's
+        assert row["flops_per_step"] == pytest.approx(row["members"] * rows[0]["flops_per_step"],
+                                                      rel=0.05)
+    assert_clean_error(run_cli(*args[:-1], "--population", "0,2"), "must be positive")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..core.build import Components, build
 from ..core.interfaces import GANLoss, Preset
 from ..engine.batches import DeviceImages
+from ..engine.population import stack_steps
 from ..engine.step import CudaGraphStep, TrainStep
 from .baseline import TutorialStep, tutorial_batches, tutorial_loader
 
@@ -49,6 +50,8 @@ class BenchResult:
     peak_flops: float | None
     peak_memory_mb: float
     vs_tutorial: float | None = None
+    members: int = 1  # a population's K: samples_per_s is then the aggregate over them
+    vs_solo: float | None = None  # a population's aggregate / the solo step's, same run
 
     @property
     def fraction_of_peak(self) -> float | None:
@@ -154,6 +157,37 @@ def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision
     return Runner(name, precision, one, flops, per_step)
 
 
+def population_runner(preset: Preset, data: DeviceImages, batch_size: int,
+                      size: int) -> Runner:
+    """``size`` members of the preset in one :class:`PopulationStep`, each member on its own
+    batch order and noise, as ``ganzoo train --population`` runs it (eager, fp32)."""
+    device = data.device
+    members = []
+    for seed in range(size):
+        torch.manual_seed(preset.train.seed + seed)
+        members.append(TrainStep.from_parts(build(preset).to(device), preset))
+    step = stack_steps(members, preset.train, optimizer_g=preset.optimizer_g,
+                       optimizer_d=preset.optimizer_d)
+    per_step = batch_size * preset.train.n_critic
+    G = members[0].generator
+
+    def feed() -> Iterator[tuple[torch.Tensor, ...]]:
+        while True:
+            orders = [data.order() for _ in range(size)]
+            for real, labels in data.stacked_batches(orders, per_step):
+                yield real, labels, torch.stack([G.sample_noise(per_step, device)
+                                                 for _ in range(size)])
+
+    batches = feed()
+    flops = _flops_of_copy(step, lambda: next(batches))
+    total = torch.zeros(size, 2, device=device)
+
+    def one() -> None:
+        total.add_(step(*next(batches)))
+
+    return Runner(f"population K={size}", "fp32", one, flops, per_step * size)
+
+
 def tutorial_runner(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
                     device: torch.device, batch_size: int) -> Runner:
     """The tutorial's loop (see :mod:`ganzoo.baseline`) on the same device and data."""
@@ -210,8 +244,11 @@ def measure(runners: list[Runner], device: torch.device, seconds: float, rounds:
 def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
               batch_sizes: list[int], precisions: list[str], *, baseline: bool = True,
               seconds: float = 5.0, cuda_graphs: bool = True,
+              populations: Sequence[int] = (),
               progress: Callable[[str], None] = print) -> list[BenchResult]:
-    """Every (device, batch size, precision) for ganzoo, and the tutorial per (device, batch)."""
+    """Every (device, batch size, precision) for ganzoo, and the tutorial per (device, batch);
+    with ``populations``, a population step of each size K next to them (its ``vs_solo``:
+    against ganzoo's fp32 solo step in the same blocks)."""
     images, labels = build(preset).dataset.load("train", data_root)
     if baseline and not tutorial_can_train(preset):
         progress(f"{preset.name}: the tutorial's loop cannot train it (conditional, several D "
@@ -233,6 +270,7 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
                          f"{len(images):,}: timing it on the dataset repeated")
                 data = DeviceImages(imgs, labs, device, hflip=preset.train.hflip)
             runners = [ganzoo_runner(preset, data, batch, p, cuda_graphs) for p in precisions]
+            runners += [population_runner(preset, data, batch, k) for k in populations]
             if baseline:
                 runners.insert(0, tutorial_runner(preset, imgs, labs, device, batch))
             # CPU: the peak is a large matmul timed in the same alternating blocks
@@ -248,6 +286,11 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
             if baseline:
                 for row in rows[1:]:
                     row.vs_tutorial = row.samples_per_s / rows[0].samples_per_s
+            solo = next((r for r in rows if r.impl.startswith("ganzoo")
+                         and r.precision == "fp32"), None)
+            for row, k in zip(rows[len(rows) - len(populations):], populations, strict=True):
+                row.members = k
+                row.vs_solo = solo and row.samples_per_s / solo.samples_per_s
             results.extend(rows)
     return results
 
@@ -278,14 +321,15 @@ def _result(runner: Runner, device: torch.device, batch_size: int,
 
 
 def format_table(results: list[BenchResult]) -> str:
-    header = ("impl", "device", "prec", "batch", "samples/s", "ms/step", "x tutorial",
-              "GFLOP/s", "peak GFLOP/s", "% peak", "peak MB")
+    header = ("impl", "device", "prec", "batch", "samples/s", "per member", "ms/step",
+              "x tutorial", "x solo", "GFLOP/s", "peak GFLOP/s", "% peak", "peak MB")
     rows = [header]
     for r in results:
         fraction = r.fraction_of_peak
         rows.append((r.impl, r.device, r.precision, str(r.batch_size), f"{r.samples_per_s:,.0f}",
-                     f"{r.ms_per_step:.3f}",
+                     f"{r.samples_per_s / r.members:,.0f}", f"{r.ms_per_step:.3f}",
                      f"{r.vs_tutorial:.2f}" if r.vs_tutorial is not None else "-",
+                     f"{r.vs_solo:.2f}" if r.vs_solo is not None else "-",
                      f"{r.achieved_flops / 1e9:,.1f}" if r.achieved_flops is not None else "-",
                      f"{r.peak_flops / 1e9:,.1f}" if r.peak_flops else "-",
                      f"{100 * fraction:.1f}" if fraction is not None else "-",

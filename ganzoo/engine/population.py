@@ -264,7 +264,6 @@ class PopulationStep(TrainStep):
         objective = self.objective
         nets = {"generator": self.generator, "discriminator": self.discriminator,
                 **self.networks}
-        tensors = {name: net.tensors() for name, net in nets.items()}
         batch = (real, labels, noise, fake)
         dims = (0, 0, *(None if t is None else 0 for t in batch))
         hook = objective.after_d_update if update == "d" else objective.after_g_update
@@ -296,7 +295,8 @@ class PopulationStep(TrainStep):
         opt = self.optimizer(update)
         if update == "g":
             self._d_requires_grad(False)
-        try:
+        try:  # views taken now: with D frozen, none of D's weight gradients are computed
+            tensors = {name: net.tensors() for name, net in nets.items()}
             losses, seen = per_member(loss, dims, (tensors, self.state, *batch),
                                       self.vectorised, self.rng)
             opt.zero_grad(set_to_none=True)
