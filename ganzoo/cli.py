@@ -158,10 +158,14 @@ def _cadence(ctx, param, value: str) -> str:
 @click.option("--population", type=click.IntRange(1, 4096), metavar="K",
               help="Train K members (seeds SEED ... SEED+K-1) in one vectorised step; each is "
                    "the run a single train with its seed would be.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="KEY=V1,V2,...",
+              callback=lambda ctx, param, value: _sweep(value),
+              help="Members for each value (several: every combination), K seeds each: "
+                   "lr_g, lr_d, beta1, beta2 or seed. Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
           sets, precision, cuda_graphs, cadence, on_save_error, on_nan, tensorboard,
-          population, quiet) -> None:
+          population, sweeps, quiet) -> None:
     """Train PRESET: a registered name (see 'ganzoo list presets'), a preset file
     (.toml) or a run's config.json.
 
@@ -172,6 +176,7 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
       ganzoo train vanilla-mnist --resume runs/quick --epochs 4
       ganzoo train runs/quick/config.json --out runs/again
       ganzoo train vanilla-mnist --population 8 --epochs 25
+      ganzoo train vanilla-mnist --population 4 --sweep lr_g=1e-4,3e-4 --epochs 25
     """
     flags = {"epochs": epochs, "batch_size": batch_size, "lr_g": lr, "lr_d": lr, "seed": seed,
              "eval_every": eval_every}
@@ -185,7 +190,8 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
         api.train(preset, out=out, resume=resume, device=device, quiet=quiet, callbacks=named,
                   data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
                   checkpoint_every=cadence, on_nan=on_nan, on_save_error=on_save_error,
-                  **({"population": population} if population else {}), **overrides)
+                  **({"population": population} if population else {}),
+                  **({"sweep": sweeps} if sweeps else {}), **overrides)
     except RunExists as exc:
         raise ConfigError(f"{exc.root} already holds a run; continue it with --resume "
                           f"{exc.root} or choose another --out") from None
@@ -300,6 +306,28 @@ def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: 
     report = evaluate(source, count, device=device, data_dir=data_dir, seed=seed,
                       with_floor=not no_floor, say=say)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
+
+
+def _sweep(values: tuple[str, ...]) -> dict[str, list]:
+    """--sweep KEY=V1,V2 pairs: numbers, in the order given."""
+    def number(text: str) -> float | int:
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+
+    grid = {}
+    for text in values:
+        key, _, listed = text.partition("=")
+        try:
+            grid[key.strip()] = [number(v.strip()) for v in listed.split(",") if v.strip()]
+        except ValueError:
+            raise click.BadParameter(f"expected KEY=V1,V2,... with numbers, got {text!r}",
+                                     param_hint="--sweep") from None
+        if not grid[key.strip()]:
+            raise click.BadParameter(f"expected KEY=V1,V2,..., got {text!r}",
+                                     param_hint="--sweep")
+    return grid
 
 
 def is_population(source: Path) -> bool:

@@ -81,14 +81,16 @@ def test_the_run_directory_holds_each_member_as_a_run(tmp_path, mnist_root):
 
 def test_eval_prints_each_member_and_the_distribution(tmp_path, mnist_root, cheap_evaluator):
     pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", data_dir=mnist_root, epochs=1,
-                       population=3, **SMALL)
+                       population=2, sweep={"lr_d": [2e-4, 1e-3]}, **SMALL)
     result = run_cli("eval", pop.root, "-n", 64, "--data-dir", mnist_root, "--no-floor")
     assert result.exit_code == 0, result.output
     assert "median" in result.output and "IQR" in result.output and "<- best" in result.output
     scores = json.loads((pop.root / "eval.json").read_text())
-    fids = [scores["members"][str(i)]["generator"]["fid"] for i in range(3)]
+    fids = [scores["members"][str(i)]["generator"]["fid"] for i in range(4)]
     assert scores["fid"]["min"] == min(fids) and scores["fid"]["max"] == max(fids)
     assert scores["best"] == fids.index(min(fids))
+    assert scores["by_settings"]["lr_d=0.001"]["max"] == max(fids[2:])  # per swept setting
+    assert "FID at lr_d=0.0002: median" in result.output
     result = run_cli("sample", pop.root, "--member", "best", "-n", 4, "-o", tmp_path / "b.png")
     assert result.exit_code == 0 and (tmp_path / "b.png").is_file(), result.output
 
@@ -179,3 +181,19 @@ def test_bench_times_populations_against_the_solo_step(mnist_root):
         assert row["flops_per_step"] == pytest.approx(row["members"] * rows[0]["flops_per_step"],
                                                       rel=0.05)
     assert_clean_error(run_cli(*args[:-1], "--population", "0,2"), "must be positive")
+
+
+def test_a_sweep_makes_members_of_each_setting_each_its_solo_run(tmp_path, mnist_root):
+    pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", data_dir=mnist_root, epochs=3,
+                       population=2, sweep={"lr_g": [1e-4, 1e-3]}, **SMALL)
+    assert pop.seeds == [0, 1, 0, 1]
+    assert pop.settings == [{"lr_g": 1e-4}] * 2 + [{"lr_g": 1e-3}] * 2
+    assert pop.members[3].preset.train.lr_g == 1e-3  # its config.json: a solo run's preset
+    solo = ganzoo.train(pop.members[3].preset, out=tmp_path / "solo", data_dir=mnist_root,
+                        quiet=True)
+    assert_member_is_solo(pop.members[3], solo, 1e-3)
+    # the same seed at two learning rates: two different runs
+    assert pop.members[1].history[-1]["loss_g"] != pop.members[3].history[-1]["loss_g"]
+    assert_clean_error(run_cli("train", "vanilla-mnist", "--sweep", "batch_size=16,32",
+                               "--data-dir", mnist_root, "--out", tmp_path / "bad"),
+                       "batch_size cannot differ inside one population")

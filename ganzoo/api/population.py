@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,20 @@ class PopulationReport:
     of their FID and classifier score; ``best`` is the member with the lowest FID."""
 
     reports: dict[int, Report | None]
+    settings: dict[int, dict] = field(default_factory=dict)  # each member's swept settings
 
-    def _values(self, key: str) -> list[float]:
-        return [getattr(r.generator, key) for r in self.reports.values() if r is not None]
+    def _values(self, key: str, members=None) -> list[float]:
+        return [getattr(r.generator, key) for i, r in self.reports.items()
+                if r is not None and (members is None or i in members)]
+
+    def by_settings(self) -> dict[str, Spread]:
+        """The FID's spread over the seeds of each swept setting (``"lr_g=0.0001"``)."""
+        groups: dict[str, list[int]] = {}
+        for i in self.reports:
+            label = ", ".join(f"{k}={v}" for k, v in self.settings.get(i, {}).items())
+            groups.setdefault(label, []).append(i)
+        return {label: Spread.of(self._values("fid", members)) for label, members
+                in groups.items() if self._values("fid", members)}
 
     @property
     def fid(self) -> Spread:
@@ -74,13 +85,17 @@ class PopulationReport:
                          f"{i:>6}   {r.generator.fid:<9.2f} {r.generator.classifier_score:.2f}"
                          f"{mark}")
         lines += [f"FID: {self.fid}", f"classifier score: {self.classifier_score}"]
+        spreads = self.by_settings()
+        if len(spreads) > 1:
+            lines += [f"FID at {label}: {spread}" for label, spread in spreads.items()]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {"members": {str(i): None if r is None else r.to_dict()
                             for i, r in self.reports.items()},
                 "fid": vars(self.fid), "classifier_score": vars(self.classifier_score),
-                "best": self.best}
+                "best": self.best,
+                "by_settings": {label: vars(s) for label, s in self.by_settings().items()}}
 
 
 class Population:
@@ -97,6 +112,7 @@ class Population:
         if info is None:
             raise ConfigError(f"{self.root} is not a population run (no population.json)")
         self.seeds = [m["seed"] for m in info["members"]]
+        self.settings = [m.get("settings", {}) for m in info["members"]]  # what a sweep set
         self.members = [Run(member_dir(self.root, i)) for i in range(len(self.seeds))]
 
     def __repr__(self) -> str:
@@ -138,7 +154,7 @@ class Population:
         frozen = self.frozen
         reports = {i: None if i in frozen else evaluate(run, n, **kwargs)
                    for i, run in enumerate(self.members)}
-        result = PopulationReport(reports)
+        result = PopulationReport(reports, dict(enumerate(self.settings)))
         (self.root / EVAL_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         return result
 

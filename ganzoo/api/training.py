@@ -83,7 +83,7 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
           data_dir: Path | str | None = None, precision: str = "fp32",
           cuda_graphs: bool = True, checkpoint_every: int | str | None = "10m",
           on_nan: str = "stop", on_save_error: str = "stop", population: int | None = None,
-          **overrides: Any) -> Run | Population:
+          sweep: Mapping[str, Sequence] | None = None, **overrides: Any) -> Run | Population:
     """Train a preset and return the :class:`Run`.
 
     ``preset`` is a registered name (``"vanilla-mnist"``), a :class:`Preset`, a preset file
@@ -104,7 +104,9 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
     checkpoint cannot be written.
 
     ``population=K`` trains K members (seeds seed ... seed+K-1) in one vectorised step and
-    returns a :class:`Population`; resuming a population run continues all its members.
+    returns a :class:`Population`; ``sweep={"lr_g": [1e-4, 3e-4]}`` makes members of every
+    combination of the values given (learning rates, betas, seeds), K seeds each; resuming a
+    population run continues all its members.
     """
     objects = [c for c in callbacks if isinstance(c, Callback)]
     named = [c for c in callbacks if not isinstance(c, Callback)]
@@ -126,13 +128,14 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
     every = resolved.train.eval_every
     chosen = [*([EvaluateEvery(every)] if every else []), *standard_callbacks(), ReportPage(),
               *objects]
-    if population is not None or (resume is not None and is_population_run(Path(resume))):
+    if sweep or population is not None or (resume is not None
+                                           and is_population_run(Path(resume))):
         if cuda_graphs is not True or precision != "fp32" or on_nan != "stop":
             raise ConfigError("a population trains eagerly in fp32 and freezes a member that "
                               "diverges: drop precision, cuda_graphs and on_nan")
-        size = population if population is not None else 0
-        root = train_population(resolved, size, options,
-                                [*standard_callbacks(), *objects])
+        size = population if population is not None else 1
+        root = train_population(resolved, size, options, [*standard_callbacks(), *objects],
+                                sweep)
         write_report([m.root for m in Population(root).members], root / "report.html")
         return Population(root)
     return Run(run_training(resolved, options, chosen))

@@ -23,10 +23,12 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from ..core.build import build_optimizer
 from ..core.errors import ConfigError
 from ..core.interfaces import DOutput, Objective
 from . import checkpoint
 from .context import StepContext
+from .optim import adam
 from .step import TrainStep
 
 
@@ -311,10 +313,54 @@ class PopulationStep(TrainStep):
         return losses.detach()
 
 
+class PerMember:
+    """One optimiser over stacked leaves whose members' hyper-parameters differ: member k is
+    a parameter group of its own slices of the leaves, with its own lr and betas, so its
+    update is the optimiser's own for those settings. ``param_groups``, ``state_dict`` and
+    ``load_state_dict`` are the inner optimiser's (one group per member)."""
+
+    def __init__(self, build, leaves: list[Tensor], groups: list[dict]) -> None:
+        self.leaves = leaves
+        with torch.no_grad():  # plain views: the optimiser writes through them into the leaves
+            self.views = [[leaf[k] for leaf in leaves] for k in range(len(groups))]
+        self.inner = build([{"params": views, **g} for views, g in zip(self.views, groups,
+                                                                        strict=True)])
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return self.inner.param_groups
+
+    def state_dict(self) -> dict:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.inner.load_state_dict(state_dict)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for leaf in self.leaves:
+            leaf.grad = None
+
+    def step(self) -> None:
+        for k, views in enumerate(self.views):
+            for leaf, view in zip(self.leaves, views, strict=True):
+                view.grad = None if leaf.grad is None else leaf.grad[k]
+        self.inner.step()
+
+
+SWEEPABLE = ("seed", "lr_g", "lr_d", "beta1", "beta2")  # what may differ inside one population
+
+
+def _hyper(settings) -> tuple:
+    return settings.lr_g, settings.lr_d, settings.beta1, settings.beta2
+
+
 def stack_steps(steps: Sequence[TrainStep], settings, capturable: bool = False,
-                optimizer_g=None, optimizer_d=None) -> PopulationStep:
+                optimizer_g=None, optimizer_d=None,
+                member_settings: Sequence | None = None) -> PopulationStep:
     """One :class:`PopulationStep` over the members' single steps (their models,
-    networks, state and EMA; fresh optimisers over the stacked leaves)."""
+    networks, state and EMA; fresh optimisers over the stacked leaves). Where
+    ``member_settings`` give the members different learning rates or betas, each member
+    becomes a parameter group of its own (:class:`PerMember`)."""
     first = steps[0]
     networks = {name: (first.sides[name], StackedModule([s.networks[name] for s in steps]))
                 for name in first.networks}
@@ -325,4 +371,21 @@ def stack_steps(steps: Sequence[TrainStep], settings, capturable: bool = False,
                                 optimizer_d=optimizer_d, augment=first.augment,
                                 networks=networks, state=state, schedules=first.schedules)
     pop.frozen = {}
+    if member_settings and len({_hyper(m) for m in member_settings}) > 1:
+        for side, ref in (("g", optimizer_g), ("d", optimizer_d)):
+            groups = [{"lr": m.lr_g if side == "g" else m.lr_d, "betas": (m.beta1, m.beta2)}
+                      for m in member_settings]
+
+            def build(groups, ref=ref):
+                first = groups[0]
+                if ref is None:
+                    return adam(groups, first["lr"], first["betas"], capturable)
+                return build_optimizer(ref, groups, lr=first["lr"], betas=first["betas"],
+                                       capturable=capturable)
+
+            opt = PerMember(build, list(pop.side_parameters(side)), groups)
+            if side in pop.schedules:
+                for group in opt.param_groups:
+                    group.setdefault("initial_lr", group["lr"])
+            pop.opt_g, pop.opt_d = (opt, pop.opt_d) if side == "g" else (pop.opt_g, opt)
     return pop

@@ -1,5 +1,6 @@
-"""Training a population: K members of one preset (seeds seed ... seed+K-1) in one
-vectorised step, each the run a single ``ganzoo train`` with its seed would be.
+"""Training a population: K members of one preset (seeds seed ... seed+K-1, for each point
+of a sweep over learning rates and betas) in one vectorised step, each the run a single
+``ganzoo train`` with its seed and settings would be.
 
 Each member draws its batch order and noise from its own RNG stream, which starts where a
 single run's global RNG would stand after building its models. The population's run
@@ -14,17 +15,18 @@ the others train on.
 from __future__ import annotations
 
 import copy
-import dataclasses
+import itertools
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from ..core.build import build
+from ..core.config import apply_overrides
 from ..core.datasets import default_data_root
 from ..core.errors import CheckpointError, ConfigError, Interrupted, TrainingError
 from ..core.fileio import atomic_write_bytes
@@ -35,7 +37,7 @@ from .callbacks import N_FIXED, Callbacks, Training, fixed_noise, standard_callb
 from .devices import resolve_device
 from .interrupt import GracefulStop
 from .options import RunOptions
-from .population import MemberRNG, PopulationStep, stack_steps
+from .population import SWEEPABLE, MemberRNG, PopulationStep, stack_steps
 from .rundir import RunDir, checkpoints_in, default_run_dir, find_checkpoint, run_dir_of
 from .step import TrainStep
 
@@ -43,8 +45,32 @@ POPULATION_FILE = "population.json"
 MEMBERS = "members"
 
 
-def member_preset(preset: Preset, seed: int) -> Preset:
-    return dataclasses.replace(preset, train=dataclasses.replace(preset.train, seed=seed))
+def plan_members(preset: Preset, size: int, sweep: Mapping[str, Sequence] | None = None
+                 ) -> list[dict]:
+    """The members: every point of the ``sweep`` grid (all combinations of its values)
+    with seeds seed ... seed+size-1 each, as ``{"member", "seed", "settings"}``."""
+    sweep = dict(sweep or {})
+    for key, values in sweep.items():
+        if key not in SWEEPABLE:
+            raise ConfigError(f"sweep: {key} cannot differ inside one population (the members "
+                              f"share one step); sweep {', '.join(SWEEPABLE)}, or train "
+                              "separate runs")
+        if isinstance(values, (str, bytes)) or not values:
+            raise ConfigError(f"sweep: {key} needs a list of values, got {values!r}")
+    members = []
+    for point in itertools.product(*sweep.values()):
+        settings = dict(zip(sweep, point, strict=True))
+        first = int(settings.pop("seed", preset.train.seed))
+        for i in range(size):
+            members.append({"member": len(members), "seed": first + i, "settings": settings})
+    if not members:
+        raise ConfigError(f"population: expected at least 1 member, got {size}")
+    return members
+
+
+def member_preset(preset: Preset, member: dict) -> Preset:
+    """The preset a solo run of ``member`` would train."""
+    return apply_overrides(preset, {"seed": member["seed"], **member.get("settings", {})})
 
 
 def member_dir(root: Path, i: int) -> Path:
@@ -62,15 +88,15 @@ def read_population(root: Path) -> dict | None:
         raise ConfigError(f"{path} is damaged ({exc})") from None
 
 
-def _build_members(preset: Preset, size: int, device: torch.device, options: RunOptions
+def _build_members(presets: list[Preset], device: torch.device, options: RunOptions
                    ) -> tuple[list[TrainStep], list, MemberRNG]:
     """Each member built as a single run builds it, and its RNG stream from there on."""
     steps, parts, states = [], [], []
     outside = checkpoint.rng_states()
-    for i in range(size):
-        torch.manual_seed(preset.train.seed + i)
-        made = build(member_preset(preset, preset.train.seed + i)).to(device)
-        steps.append(TrainStep.from_parts(made, preset, options.precision))
+    for mine in presets:
+        torch.manual_seed(mine.train.seed)
+        made = build(mine).to(device)
+        steps.append(TrainStep.from_parts(made, mine, options.precision))
         parts.append(made)
         states.append(checkpoint.rng_states())
     checkpoint.set_rng_states(outside)
@@ -97,9 +123,10 @@ def _vectorisable(step: PopulationStep, batch: int, device: torch.device, say) -
 
 
 def train_population(preset: Preset, size: int, options: RunOptions | None = None,
-                     callbacks: Sequence[Callback] | None = None) -> Path:
-    """Train ``size`` members of ``preset`` together (or resume a population run) and
-    return the population's run directory."""
+                     callbacks: Sequence[Callback] | None = None,
+                     sweep: Mapping[str, Sequence] | None = None) -> Path:
+    """Train ``size`` members of ``preset`` (times each point of the ``sweep`` grid)
+    together, or resume a population run; returns the population's run directory."""
     options = options or RunOptions()
     device = resolve_device(options.device)
     settings = preset.train
@@ -109,13 +136,16 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
         if "population" not in resumed.metadata:
             raise CheckpointError(f"{resumed.path} is a single run's checkpoint; resume it "
                                   "without --population")
-        size = len(json.loads(resumed.metadata["population"])["members"])
-    if size < 1:
-        raise ConfigError(f"population: expected at least 1 member, got {size}")
+        members = json.loads(resumed.metadata["population"])["members"]
+    else:
+        members = plan_members(preset, size, sweep)
+    size = len(members)
+    presets = [member_preset(preset, m) for m in members]
 
-    steps, parts, rng = _build_members(preset, size, device, options)
+    steps, parts, rng = _build_members(presets, device, options)
     step = stack_steps(steps, settings, optimizer_g=preset.optimizer_g,
-                       optimizer_d=preset.optimizer_d)
+                       optimizer_d=preset.optimizer_d,
+                       member_settings=[p.train for p in presets])
     if not _vectorisable(step, settings.batch_size * settings.n_critic, device, say):
         step.run_members_in_turn(rng)
     dataset = parts[0].dataset
@@ -124,7 +154,6 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
     data = DeviceImages(images, labels, device, hflip=settings.hflip)
     batch = settings.batch_size * settings.n_critic
     steps_per_epoch = data.steps_per_epoch(batch)
-    seeds = [settings.seed + i for i in range(size)]
 
     start_epoch, frozen = 0, {}
     if resumed is not None:
@@ -140,8 +169,7 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
     run = RunDir(root)
     if resumed is None:
         run.start(preset)
-        text = json.dumps({"preset": preset.name, "members": [
-            {"member": i, "seed": s} for i, s in enumerate(seeds)]}, indent=2) + "\n"
+        text = json.dumps({"preset": preset.name, "members": members}, indent=2) + "\n"
         atomic_write_bytes(run.root / POPULATION_FILE, text.encode())
     else:
         run.create(preset)
@@ -149,16 +177,15 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
     run.record_environment(environment.describe(device))
 
     trainings, hooks = [], []
-    for i, (seed, made) in enumerate(zip(seeds, parts, strict=True)):
+    for i, (mine, made) in enumerate(zip(presets, parts, strict=True)):
         member = RunDir(member_dir(root, i))
-        mine = member_preset(preset, seed)
         history = (member.reopen(mine, Path(), start_epoch, 1) if resumed is not None
                    else (member.start(mine) or []))
         G = copy.deepcopy(made.generator).requires_grad_(False)
         training = Training(preset=mine, run_dir=member, device=device, generator=G,
                             dataset=dataset, data_root=data_root,
                             real_images=images[:N_FIXED],
-                            fixed_noise=fixed_noise(G, seed).to(device),
+                            fixed_noise=fixed_noise(G, mine.train.seed).to(device),
                             start_epoch=start_epoch, resumed=resumed is not None,
                             history=history, say=say)
         chosen = standard_callbacks() if callbacks is None else list(callbacks)
@@ -168,11 +195,13 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
             f"train {preset.name} --resume {run.root}")))
     for h in hooks:
         h.train_start()
-    say(f"Training a population of {size} {preset.name} (seeds {seeds[0]}-{seeds[-1]}) on "
+    swept = f" x {size // len({m['seed'] for m in members})} settings" if sweep else ""
+    say(f"Training a population of {size} {preset.name} (seeds "
+        f"{min(m['seed'] for m in members)}-{max(m['seed'] for m in members)}{swept}) on "
         f"{device} in one vectorised step for {settings.epochs} epochs ({steps_per_epoch} "
         f"steps of {batch} images per member); run directory: {run.root}")
 
-    trainer = _Trainer(preset, step, data, rng, run, frozen, say, options.quiet)
+    trainer = _Trainer(preset, members, step, data, rng, run, frozen, say, options.quiet)
     with GracefulStop() as stop:
         epoch = start_epoch
         while epoch < settings.epochs:
@@ -228,9 +257,11 @@ class _Trainer:
     """The epochs of a population run: batches and noise per member, divergence checks,
     checkpoints with a member axis."""
 
-    def __init__(self, preset: Preset, step: PopulationStep, data: DeviceImages,
-                 rng: MemberRNG, run: RunDir, frozen: dict[int, str], say, quiet: bool) -> None:
+    def __init__(self, preset: Preset, members: list[dict], step: PopulationStep,
+                 data: DeviceImages, rng: MemberRNG, run: RunDir, frozen: dict[int, str], say,
+                 quiet: bool) -> None:
         self.preset, self.step, self.data, self.rng, self.run = preset, step, data, rng, run
+        self.members = members
         self.frozen, self.say, self.quiet = dict(frozen), say, quiet
         for i in self.frozen:
             step.freeze(i)
@@ -284,7 +315,9 @@ class _Trainer:
         self._check_weights(epoch)
         means = (total / steps).tolist()
         per_member = steps * batch / elapsed  # the members share the step's time
-        return [{"epoch": epoch, "member": m, "seed": self.preset.train.seed + m,
+        return [{"epoch": epoch, "member": m, "seed": self.members[m]["seed"],
+                 **({"settings": self.members[m]["settings"]}
+                    if self.members[m]["settings"] else {}),
                  "steps": steps, "loss_d": d, "loss_g": g, "samples_per_s": per_member / K,
                  "time_s": elapsed, "frozen": m in self.frozen,
                  **({"why": self.frozen[m]} if m in self.frozen else {})}
@@ -310,7 +343,7 @@ class _Trainer:
     def _freeze(self, m: int, why: str) -> None:
         self.frozen[m] = why
         self.step.freeze(m)
-        self.say(f"Member {m} (seed {self.preset.train.seed + m}) diverged ({why}); it is "
+        self.say(f"Member {m} (seed {self.members[m]['seed']}) diverged ({why}); it is "
                  "frozen, the others train on")
 
     def save(self, epoch: int, step: int = 0, *, epoch_rng=None, loss_sum=None,
@@ -323,12 +356,11 @@ class _Trainer:
             inside = {"epoch_start_rng": {"cpu": torch.get_rng_state(), **{
                 f"member{m}.{k}": v for m, s in enumerate(epoch_rng) for k, v in s.items()}},
                 "loss_sum": loss_sum, "elapsed": elapsed}
-        members = [{"member": m, "seed": self.preset.train.seed + m} for m in range(self.size)]
         try:
             checkpoint.save_training(
                 path, preset=self.preset, epoch=epoch, step=step, **self.step.checkpointed(),
                 **inside, extra_tensors=extra,
-                extra_metadata={"population": json.dumps({"members": members}),
+                extra_metadata={"population": json.dumps({"members": self.members}),
                                 "frozen": json.dumps({str(k): v for k, v in self.frozen.items()})})
         except OSError as exc:
             raise TrainingError(f"could not write checkpoint {path}: {exc.strerror or exc}"
