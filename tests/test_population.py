@@ -197,3 +197,18 @@ def test_a_sweep_makes_members_of_each_setting_each_its_solo_run(tmp_path, mnist
     assert_clean_error(run_cli("train", "vanilla-mnist", "--sweep", "batch_size=16,32",
                                "--data-dir", mnist_root, "--out", tmp_path / "bad"),
                        "batch_size cannot differ inside one population")
+
+
+@pytest.mark.parametrize("preset", ["cgan-mnist", "began-mnist", "infogan-mnist", "wgan-mnist",
+                                    "hinge-dcgan-mnist"])
+def test_every_kind_of_step_trains_as_a_population(tmp_path, mnist_root, preset):
+    """A conditional G with EMA, an objective's state (BEGAN's k) and network (InfoGAN's Q),
+    a hook with n_critic and RMSprop (WGAN's clipping), spectral norm (which vmap cannot
+    batch: run in turn): member 1 trains as its solo run does."""
+    settings = {"data_dir": mnist_root, "epochs": 1, "batch_size": 32, "quiet": True}
+    pop = ganzoo.train(preset, out=tmp_path / "pop", population=2, **settings)
+    solo = ganzoo.train(preset, out=tmp_path / "solo", seed=1, **settings)
+    mine, theirs = pop.members[1].history[0], solo.history[0]
+    for key in ("loss_d", "loss_g"):
+        assert mine[key] == pytest.approx(theirs[key], rel=2e-2, abs=1e-3), key
+    assert pop.members[0].history[0]["loss_d"] != mine["loss_d"]

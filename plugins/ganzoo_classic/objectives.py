@@ -28,8 +28,8 @@ class WGAN(Objective):
 
     @torch.no_grad()
     def after_d_update(self, ctx) -> None:
-        for p in ctx.discriminator.parameters():
-            p.clamp_(-self.clip, self.clip)
+        for p in ctx.discriminator.parameters():  # out of place: vmap batches clamp, not clamp_
+            p.copy_(p.clamp(-self.clip, self.clip))
 
 
 class RelativisticAverage(Objective):
