@@ -314,11 +314,11 @@ class _Trainer:
         bar.close()
         self._check_weights(epoch)
         means = (total / steps).tolist()
-        per_member = steps * batch / elapsed  # the members share the step's time
+        per_member = steps * batch / elapsed  # each member's own samples/s
         return [{"epoch": epoch, "member": m, "seed": self.members[m]["seed"],
                  **({"settings": self.members[m]["settings"]}
                     if self.members[m]["settings"] else {}),
-                 "steps": steps, "loss_d": d, "loss_g": g, "samples_per_s": per_member / K,
+                 "steps": steps, "loss_d": d, "loss_g": g, "samples_per_s": per_member,
                  "time_s": elapsed, "frozen": m in self.frozen,
                  **({"why": self.frozen[m]} if m in self.frozen else {})}
                 for m, (d, g) in enumerate(means)]
