@@ -69,7 +69,10 @@ def test_the_run_directory_holds_each_member_as_a_run(tmp_path, mnist_root):
         assert [r["member"] for r in member.history] == [i, i]
         assert (member.root / "samples" / "epoch-0001.png").is_file()
         assert member.sample(4, seed=0).shape == (4, 1, 28, 28)
-    assert "member-02" in (pop.root / "report.html").read_text()
+    assert "member-02" in (pop.root / "report.html").read_text()  # written at the end
+    (pop.root / "report.html").unlink()
+    assert run_cli("report", pop.root).exit_code == 0  # a population: its members overlaid
+    assert "member-00: loss D" in (pop.root / "report.html").read_text()
     out = tmp_path / "m1.safetensors"
     result = run_cli("export", pop.root, "--member", 1, "-o", out)
     assert result.exit_code == 0, result.output

@@ -136,7 +136,7 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
         size = population if population is not None else 1
         root = train_population(resolved, size, options, [*standard_callbacks(), *objects],
                                 sweep)
-        write_report([m.root for m in Population(root).members], root / "report.html")
+        write_report(root)  # the members overlaid
         return Population(root)
     return Run(run_training(resolved, options, chosen))
 

@@ -26,6 +26,7 @@ from ..core.fileio import atomic_write_bytes
 from ..core.interfaces import Preset
 from ..core.presetfile import preset_to_toml
 from ..core.version import __version__
+from ..engine.population_loop import member_dir, read_population
 from ..engine.rundir import RunDir, checkpoints_in
 
 SECTIONS = ("runs", "config", "environment", "losses", "quality", "throughput", "samples",
@@ -274,18 +275,27 @@ def render(runs: Sequence[RunView]) -> str:
 
 
 def write_report(sources: Any, out: Path | str | None = None) -> Path:
-    """Write the page for one run or several (run directories or ``ganzoo.Run`` objects) to
-    ``out`` (default: the run's ``report.html`` for one run, ``./report.html`` for several);
-    returns its path."""
+    """Write the page for one run or several (run directories or ``ganzoo.Run`` objects;
+    a population stands for its members) to ``out`` (default: the run's ``report.html`` for
+    one run or population, ``./report.html`` for several); returns its path."""
     def directory(source: Any) -> Path:  # a Run's root (a Path has a .root of its own)
         return Path(source) if isinstance(source, (str, Path)) else Path(source.root)
 
     one = isinstance(sources, (str, Path)) or not isinstance(sources, Sequence)
-    runs = [read_run(directory(s)) for s in ([sources] if one else sources)]
-    path = Path(out) if out else (runs[0].root / "report.html" if len(runs) == 1
+    roots = [directory(s) for s in ([sources] if one else sources)]
+    runs = [read_run(run) for root in roots for run in _runs_in(root)]
+    path = Path(out) if out else (roots[0] / "report.html" if len(roots) == 1
                                   else Path("report.html"))
     try:
         atomic_write_bytes(path, render(runs).encode())
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def _runs_in(root: Path) -> list[Path]:
+    """A population's member run directories, or the run itself."""
+    population = read_population(root)
+    if population is None:
+        return [root]
+    return [member_dir(root, i) for i in range(len(population["members"]))]
