@@ -284,8 +284,9 @@ class PopulationStep(TrainStep):
         def loss(*args):
             ctx = context(*args)
             value = objective.d_loss(ctx) if update == "d" else objective.g_loss(ctx)
-            seen = [{} if out is None else {k: v.detach() for k, v in out.fields().items()}
-                    for out in (ctx._real_out, ctx._fake_out)]
+            seen = [{} if out is None or not hooked else
+                    {k: v.detach() for k, v in out.fields().items()}
+                    for out in (ctx._real_out, ctx._fake_out)]  # for the hook, if any
             return value, seen
 
         def after(seen, *args):
