@@ -68,6 +68,7 @@ def test_the_run_directory_holds_each_member_as_a_run(tmp_path, mnist_root):
     for i, member in enumerate(pop.members):
         assert [r["member"] for r in member.history] == [i, i]
         assert (member.root / "samples" / "epoch-0001.png").is_file()
+        assert json.loads((member.root / "environment.json").read_text())[0]["device"]
         assert member.sample(4, seed=0).shape == (4, 1, 28, 28)
     assert "member-02" in (pop.root / "report.html").read_text()  # written at the end
     (pop.root / "report.html").unlink()

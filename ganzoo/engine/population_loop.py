@@ -174,25 +174,12 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
     else:
         run.create(preset)
         run.remove_partial_writes()
-    run.record_environment(environment.describe(device))
+    env = environment.describe(device)
+    run.record_environment(env)
 
-    trainings, hooks = [], []
-    for i, (mine, made) in enumerate(zip(presets, parts, strict=True)):
-        member = RunDir(member_dir(root, i))
-        history = (member.reopen(mine, Path(), start_epoch, 1) if resumed is not None
-                   else (member.start(mine) or []))
-        G = copy.deepcopy(made.generator).requires_grad_(False)
-        training = Training(preset=mine, run_dir=member, device=device, generator=G,
-                            dataset=dataset, data_root=data_root,
-                            real_images=images[:N_FIXED],
-                            fixed_noise=fixed_noise(G, mine.train.seed).to(device),
-                            start_epoch=start_epoch, resumed=resumed is not None,
-                            history=history, say=say)
-        chosen = standard_callbacks() if callbacks is None else list(callbacks)
-        trainings.append(training)
-        hooks.append(Callbacks(chosen, training, lambda: (
-            f"The newest checkpoint in {run.checkpoints} is intact; resume with: ganzoo "
-            f"train {preset.name} --resume {run.root}")))
+    trainings, hooks = _member_runs(presets, parts, root, env, start_epoch, resumed is not None,
+                                    dataset, data_root, images, device, callbacks, say,
+                                    f"ganzoo train {preset.name} --resume {run.root}")
     for h in hooks:
         h.train_start()
     swept = f" x {size // len({m['seed'] for m in members})} settings" if sweep else ""
@@ -222,6 +209,43 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
                 raise trainer.interrupted(stop, saved)
             epoch += 1
 
+    _export_members(step, parts, trainings, max(settings.epochs, start_epoch))
+    for h in hooks:
+        h.train_end()
+    if trainer.frozen:
+        say("Frozen (diverged): " + "; ".join(f"member {i}: {why}"
+                                               for i, why in sorted(trainer.frozen.items())))
+    say(f"Done. The members' runs are in {run.root / MEMBERS}")
+    return run.root
+
+
+def _member_runs(presets: list[Preset], parts: list, root: Path, env: dict, start_epoch: int,
+                 resumed: bool, dataset, data_root: Path, images: torch.Tensor,
+                 device: torch.device, callbacks: Sequence[Callback] | None, say,
+                 resume_command: str) -> tuple[list[Training], list[Callbacks]]:
+    """Each member's run directory, as a :class:`Training` its callbacks see."""
+    trainings, hooks = [], []
+    for i, (mine, made) in enumerate(zip(presets, parts, strict=True)):
+        member = RunDir(member_dir(root, i))
+        history = member.reopen(mine, Path(), start_epoch, 1) if resumed else (
+            member.start(mine) or [])
+        member.record_environment(env)  # each member's page says what trained it
+        G = copy.deepcopy(made.generator).requires_grad_(False)
+        training = Training(preset=mine, run_dir=member, device=device, generator=G,
+                            dataset=dataset, data_root=data_root, real_images=images[:N_FIXED],
+                            fixed_noise=fixed_noise(G, mine.train.seed).to(device),
+                            start_epoch=start_epoch, resumed=resumed, history=history, say=say)
+        chosen = standard_callbacks() if callbacks is None else list(callbacks)
+        trainings.append(training)
+        hooks.append(Callbacks(chosen, training, lambda: (
+            f"The newest checkpoint in {root / 'checkpoints'} is intact; resume with: "
+            f"{resume_command}")))
+    return trainings, hooks
+
+
+def _export_members(step: PopulationStep, parts: list, trainings: list[Training],
+                    epoch: int) -> None:
+    """Each member's ``generator.safetensors``, as a single run writes its own."""
     for i, training in enumerate(trainings):
         _sync_member(step, i, training.generator)
         G = parts[i].generator
@@ -231,15 +255,7 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
             ema = copy.deepcopy(G)
             ema.load_state_dict(step.ema.member(i))
         checkpoint.export_generator(training.run_dir.generator, preset=training.preset,
-                                    epoch=max(settings.epochs, start_epoch), generator=G,
-                                    ema=ema)
-    for h in hooks:
-        h.train_end()
-    if trainer.frozen:
-        say("Frozen (diverged): " + "; ".join(f"member {i}: {why}"
-                                               for i, why in sorted(trainer.frozen.items())))
-    say(f"Done. The members' runs are in {run.root / MEMBERS}")
-    return run.root
+                                    epoch=epoch, generator=G, ema=ema)
 
 
 def _median(records: list[dict], key: str) -> str:
