@@ -34,10 +34,11 @@ for preset in infogan-mnist began-mnist; do
         > "$OUT/bench-$preset.json" 2> "$OUT/bench-$preset.err"
     echo "bench $preset: exit $?" | tee -a "$OUT/summary.txt"
 done
-# a population against the solo step (eager: no CUDA graph on this path yet)
-python benchmarks/population.py --device cuda --sizes 1,8,64,256 --rounds 3 --steps 20 \
-    > "$OUT/population.txt" 2>&1
-echo "population vanilla-mnist K up to 256: exit $?" | tee -a "$OUT/summary.txt"
+# populations against the solo step (the solo step replayed as a CUDA graph, the population
+# eager: it has no graph path yet)
+ganzoo bench vanilla-mnist --device cuda --population 1,8,64,256 --no-baseline --seconds 3 \
+    --json > "$OUT/bench-population.json" 2> "$OUT/bench-population.err"
+echo "bench vanilla-mnist --population 1,8,64,256: exit $?" | tee -a "$OUT/summary.txt"
 
 gpus=$(python -c "import torch; print(torch.cuda.device_count())")
 if [ "$gpus" -gt 1 ]; then
