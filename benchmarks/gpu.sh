@@ -13,6 +13,7 @@ export GANZOO_DATA=${GANZOO_DATA:-$OUT/data}
 
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
 python -m pytest -q -k "cuda or graph" tests/test_step.py tests/test_variants.py \
+    tests/test_population.py \
     > "$OUT/pytest-cuda.txt" 2>&1
 echo "cuda tests: exit $?" | tee -a "$OUT/summary.txt"
 

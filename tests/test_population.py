@@ -216,3 +216,12 @@ def test_every_kind_of_step_trains_as_a_population(tmp_path, mnist_root, preset)
     for key in ("loss_d", "loss_g"):
         assert mine[key] == pytest.approx(theirs[key], rel=2e-2, abs=1e-3), key
     assert pop.members[0].history[0]["loss_d"] != mine["loss_d"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_population_trains_on_cuda_each_member_its_solo_run(tmp_path, mnist_root):
+    settings = {"data_dir": mnist_root, "epochs": 2, "device": "cuda", **SMALL}
+    pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", population=2, **settings)
+    solo = ganzoo.train("vanilla-mnist", out=tmp_path / "solo", seed=1, cuda_graphs=False,
+                        **settings)
+    assert_member_is_solo(pop.members[1], solo, 1e-3)
