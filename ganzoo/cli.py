@@ -331,7 +331,9 @@ def _sweep(values: tuple[str, ...]) -> dict[str, list]:
 
 
 def is_population(source: Path) -> bool:
-    return (Path(source) / "population.json").is_file()
+    from .engine.population_loop import read_population
+
+    return Path(source).is_dir() and read_population(Path(source)) is not None
 
 
 def _population_of(source: Path) -> api.Population:

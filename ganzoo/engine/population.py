@@ -16,8 +16,8 @@ without a copy (on a 2-core CPU the copies cost a quarter of a step).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,8 @@ from . import checkpoint
 from .context import StepContext
 from .optim import adam
 from .step import TrainStep
+
+T = TypeVar("T")
 
 
 def _stored(stacked: Tensor) -> Tensor:
@@ -124,14 +126,18 @@ class MemberRNG:
     def __init__(self, states: list[dict[str, torch.Tensor]]) -> None:
         self.states = states
 
-    @contextlib.contextmanager
-    def of(self, i: int) -> Iterator[None]:
+    def each(self, fn: Callable[[int], T]) -> list[T]:
+        """``fn(i)`` for every member i, each drawing from its own stream; the global RNG
+        is left as it was (saved and restored once, not per member)."""
         outside = checkpoint.rng_states()
-        checkpoint.set_rng_states(self.states[i])
         try:
-            yield
+            results = []
+            for i, state in enumerate(self.states):
+                checkpoint.set_rng_states(state)
+                results.append(fn(i))
+                self.states[i] = checkpoint.rng_states()
+            return results
         finally:
-            self.states[i] = checkpoint.rng_states()
             checkpoint.set_rng_states(outside)
 
 
@@ -144,12 +150,11 @@ def per_member(fn, in_dims: tuple, args: tuple, vectorised: bool = True,
     if vectorised:
         return vmap(fn, in_dims=in_dims, randomness="different")(*args)
     size = next(_leaves(a) for a, d in zip(args, in_dims, strict=True) if d == 0).shape[0]
-    outs = []
-    for i in range(size):
-        with rng.of(i) if rng is not None else contextlib.nullcontext():
-            outs.append(fn(*(_slice(a, i) if d == 0 else a
-                             for a, d in zip(args, in_dims, strict=True))))
-    return _stack(outs)
+
+    def one(i: int):
+        return fn(*(_slice(a, i) if d == 0 else a for a, d in zip(args, in_dims, strict=True)))
+
+    return _stack(rng.each(one) if rng is not None else [one(i) for i in range(size)])
 
 
 def _leaves(x):

@@ -227,8 +227,13 @@ def _member_runs(presets: list[Preset], parts: list, root: Path, env: dict, star
     trainings, hooks = [], []
     for i, (mine, made) in enumerate(zip(presets, parts, strict=True)):
         member = RunDir(member_dir(root, i))
-        history = member.reopen(mine, Path(), start_epoch, 1) if resumed else (
-            member.start(mine) or [])
+        if resumed:  # records after the checkpoint are trained again
+            member.create(mine)
+            history = member.records(before_epoch=start_epoch)
+            member.rewrite_records(history)
+        else:
+            member.start(mine)
+            history = []
         member.record_environment(env)  # each member's page says what trained it
         G = copy.deepcopy(made.generator).requires_grad_(False)
         training = Training(preset=mine, run_dir=member, device=device, generator=G,
@@ -297,13 +302,11 @@ class _Trainer:
             epoch_rng = [resumed.section(f"epoch_rng.member{i}") for i in range(K)]
             start, elapsed = resumed.step, float(resumed.metadata["elapsed"])
             total += resumed.tensors["epoch_loss_sum"].to(data.device)
+            self.rng.states = [dict(s) for s in epoch_rng]  # to redraw the epoch's orders
         else:
             epoch_rng = [dict(s) for s in self.rng.states]
-        orders = []
-        for i in range(K):  # each member's order, drawn from its stream at the epoch's start
-            self.rng.states[i] = dict(epoch_rng[i])
-            with self.rng.of(i):
-                orders.append(data.order())
+        # each member's order, drawn from its stream at the epoch's start
+        orders = self.rng.each(lambda i: data.order())
         if start:  # the members' streams as they stood when the checkpoint was taken
             self.rng.states = [resumed.section(f"member_rng.{i}") for i in range(K)]
         G = step.generator
@@ -312,10 +315,7 @@ class _Trainer:
                    file=sys.stderr)
         began = time.perf_counter()
         for i, (real, labels) in enumerate(data.stacked_batches(orders, batch, start), start):
-            noise = []
-            for m in range(K):
-                with self.rng.of(m):
-                    noise.append(G.sample_noise(batch, data.device))
+            noise = self.rng.each(lambda m: G.sample_noise(batch, data.device))
             total += step(real, labels, torch.stack(noise))
             done = i + 1
             if done % settings.log_every == 0 or done == steps:
