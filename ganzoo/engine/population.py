@@ -97,11 +97,6 @@ class StackedModule(nn.Module):
         """Member ``i``'s state dict, as its own module would hold it."""
         return {n: t[i].detach().clone().contiguous() for n, t in self.tensors().items()}
 
-    def load_member(self, i: int, state: dict[str, Tensor]) -> None:
-        with torch.no_grad():
-            for n, t in self.tensors().items():
-                t[i].copy_(state[n])
-
     def state_dict(self, *args, **kwargs) -> dict[str, Tensor]:  # the members', stacked
         return {n: t.detach() for n, t in self.tensors().items()}
 
