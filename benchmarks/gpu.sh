@@ -35,11 +35,14 @@ for preset in infogan-mnist began-mnist; do
         > "$OUT/bench-$preset.json" 2> "$OUT/bench-$preset.err"
     echo "bench $preset: exit $?" | tee -a "$OUT/summary.txt"
 done
-# populations against the solo step (the solo step replayed as a CUDA graph, the population
-# eager: it has no graph path yet)
+# populations against the solo step, both replayed as CUDA graphs; then both eager
 ganzoo bench vanilla-mnist --device cuda --population 1,8,64,256 --no-baseline --seconds 3 \
     --json > "$OUT/bench-population.json" 2> "$OUT/bench-population.err"
 echo "bench vanilla-mnist --population 1,8,64,256: exit $?" | tee -a "$OUT/summary.txt"
+ganzoo bench vanilla-mnist --device cuda --population 8,64 --no-baseline --seconds 3 \
+    --no-cuda-graphs --json > "$OUT/bench-population-eager.json" \
+    2> "$OUT/bench-population-eager.err"
+echo "bench vanilla-mnist --population 8,64 --no-cuda-graphs: exit $?" | tee -a "$OUT/summary.txt"
 
 gpus=$(python -c "import torch; print(torch.cuda.device_count())")
 if [ "$gpus" -gt 1 ]; then

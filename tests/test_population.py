@@ -73,7 +73,11 @@ def test_the_run_directory_holds_each_member_as_a_run(tmp_path, mnist_root):
     assert "member-02" in (pop.root / "report.html").read_text()  # written at the end
     (pop.root / "report.html").unlink()
     assert run_cli("report", pop.root).exit_code == 0  # a population: its members overlaid
-    assert "member-00: loss D" in (pop.root / "report.html").read_text()
+    page = (pop.root / "report.html").read_text()
+    assert "member-00: loss D" in page
+    newest = str(checkpoints_in(pop.root)[-1])  # the members' checkpoints, listed once
+    assert page.count(newest) == 1
+    assert newest in ganzoo.report(pop.members[1].root, tmp_path / "m1.html").read_text()
     out = tmp_path / "m1.safetensors"
     result = run_cli("export", pop.root, "--member", 1, "-o", out)
     assert result.exit_code == 0, result.output
@@ -225,3 +229,42 @@ def test_a_population_trains_on_cuda_each_member_its_solo_run(tmp_path, mnist_ro
     solo = ganzoo.train("vanilla-mnist", out=tmp_path / "solo", seed=1, cuda_graphs=False,
                         **settings)
     assert_member_is_solo(pop.members[1], solo, 1e-3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_population_step_replays_as_one_cuda_graph_and_a_freeze_recaptures_it():
+    """The graph-replayed population matches the eager one; a member frozen after the
+    capture stays as it was (the step is captured again with its put-back)."""
+    from ganzoo.api.presets import resolve_preset
+    from ganzoo.core.build import build
+    from ganzoo.engine.population import stack_steps
+    from ganzoo.engine.step import CudaGraphStep, TrainStep
+
+    preset = resolve_preset("vanilla-mnist")
+
+    def make():
+        members = []
+        for seed in range(3):
+            torch.manual_seed(seed)
+            members.append(TrainStep.from_parts(build(preset).to("cuda"), preset))
+        return stack_steps(members, preset.train, capturable=True)
+
+    eager, graphed = make(), make()
+    run = CudaGraphStep(graphed, warmup=2)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    for i in range(10):
+        if i == 6:
+            for step in (eager, graphed):
+                step.freeze(1)
+            run.recapture()
+            kept = graphed.generator.member(1)
+        real = torch.rand(3, 64, 1, 28, 28, device="cuda", generator=gen) * 2 - 1
+        noise = torch.randn(3, 64, 64, device="cuda", generator=gen)
+        torch.testing.assert_close(run(real, noise=noise), eager(real, noise=noise),
+                                   rtol=1e-4, atol=1e-5)
+    assert run.graph is not None and not run.eager
+    for name, value in graphed.generator.member(1).items():
+        assert torch.equal(value, kept[name]), name
+    for name, value in eager.generator.state_dict().items():
+        torch.testing.assert_close(graphed.generator.state_dict()[name], value,
+                                   rtol=1e-4, atol=1e-5)

@@ -130,9 +130,9 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
               *objects]
     if sweep or population is not None or (resume is not None
                                            and is_population_run(Path(resume))):
-        if cuda_graphs is not True or precision != "fp32" or on_nan != "stop":
-            raise ConfigError("a population trains eagerly in fp32 and freezes a member that "
-                              "diverges: drop precision, cuda_graphs and on_nan")
+        if precision != "fp32" or on_nan != "stop":
+            raise ConfigError("a population trains in fp32 and freezes a member that "
+                              "diverges: drop precision and on_nan")
         size = population if population is not None else 1
         root = train_population(resolved, size, options, [*standard_callbacks(), *objects],
                                 sweep)

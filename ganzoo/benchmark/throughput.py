@@ -158,16 +158,18 @@ def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision
 
 
 def population_runner(preset: Preset, data: DeviceImages, batch_size: int,
-                      size: int) -> Runner:
+                      size: int, cuda_graphs: bool = True) -> Runner:
     """``size`` members of the preset in one :class:`PopulationStep`, each member on its own
-    batch order and noise, as ``ganzoo train --population`` runs it (eager, fp32)."""
+    batch order and noise, as ``ganzoo train --population`` runs it (fp32; on CUDA replayed
+    as one graph unless ``cuda_graphs`` is off)."""
     device = data.device
+    graphs = cuda_graphs and device.type == "cuda"
     members = []
     for seed in range(size):
         torch.manual_seed(preset.train.seed + seed)
         members.append(TrainStep.from_parts(build(preset).to(device), preset))
-    step = stack_steps(members, preset.train, optimizer_g=preset.optimizer_g,
-                       optimizer_d=preset.optimizer_d)
+    step = stack_steps(members, preset.train, capturable=graphs,
+                       optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
     per_step = batch_size * preset.train.n_critic
     G = members[0].generator
 
@@ -180,12 +182,14 @@ def population_runner(preset: Preset, data: DeviceImages, batch_size: int,
 
     batches = feed()
     flops = _flops_of_copy(step, lambda: next(batches))
+    run = CudaGraphStep(step) if graphs else step
     total = torch.zeros(size, 2, device=device)
 
     def one() -> None:
-        total.add_(step(*next(batches)))
+        total.add_(run(*next(batches)))
 
-    return Runner(f"population K={size}", "fp32", one, flops, per_step * size)
+    return Runner(f"population K={size}" + ("+graph" if graphs else ""), "fp32", one, flops,
+                  per_step * size)
 
 
 def tutorial_runner(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
@@ -270,7 +274,8 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
                          f"{len(images):,}: timing it on the dataset repeated")
                 data = DeviceImages(imgs, labs, device, hflip=preset.train.hflip)
             runners = [ganzoo_runner(preset, data, batch, p, cuda_graphs) for p in precisions]
-            runners += [population_runner(preset, data, batch, k) for k in populations]
+            runners += [population_runner(preset, data, batch, k, cuda_graphs)
+                        for k in populations]
             if baseline:
                 runners.insert(0, tutorial_runner(preset, imgs, labs, device, batch))
             # CPU: the peak is a large matmul timed in the same alternating blocks

@@ -39,7 +39,7 @@ from .interrupt import GracefulStop
 from .options import RunOptions
 from .population import SWEEPABLE, MemberRNG, PopulationStep, stack_steps
 from .rundir import RunDir, checkpoints_in, default_run_dir, find_checkpoint, run_dir_of
-from .step import TrainStep
+from .step import CudaGraphStep, TrainStep
 
 POPULATION_FILE = "population.json"
 MEMBERS = "members"
@@ -75,6 +75,12 @@ def member_preset(preset: Preset, member: dict) -> Preset:
 
 def member_dir(root: Path, i: int) -> Path:
     return Path(root) / MEMBERS / f"member-{i:02d}"
+
+
+def population_of_member(root: Path) -> Path | None:
+    """The population run whose member ``root`` is (its checkpoints are there); else None."""
+    parent = Path(root).resolve().parent
+    return parent.parent if parent.name == MEMBERS and read_population(parent.parent) else None
 
 
 def read_population(root: Path) -> dict | None:
@@ -143,11 +149,13 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
     presets = [member_preset(preset, m) for m in members]
 
     steps, parts, rng = _build_members(presets, device, options)
-    step = stack_steps(steps, settings, optimizer_g=preset.optimizer_g,
+    graphs = options.cuda_graphs and device.type == "cuda"
+    step = stack_steps(steps, settings, capturable=graphs, optimizer_g=preset.optimizer_g,
                        optimizer_d=preset.optimizer_d,
                        member_settings=[p.train for p in presets])
     if not _vectorisable(step, settings.batch_size * settings.n_critic, device, say):
         step.run_members_in_turn(rng)
+        graphs = False  # each member's draws switch its RNG stream: no graph can hold that
     dataset = parts[0].dataset
     data_root = Path(options.data_dir) if options.data_dir else default_data_root()
     images, labels = dataset.load("train", data_root)
@@ -188,7 +196,8 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
         f"{device} in one vectorised step for {settings.epochs} epochs ({steps_per_epoch} "
         f"steps of {batch} images per member); run directory: {run.root}")
 
-    trainer = _Trainer(preset, members, step, data, rng, run, frozen, say, options.quiet)
+    trainer = _Trainer(preset, members, step, data, rng, run, frozen, say, options.quiet,
+                       CudaGraphStep(step) if graphs else step)
     with GracefulStop() as stop:
         epoch = start_epoch
         while epoch < settings.epochs:
@@ -276,12 +285,14 @@ def _sync_member(step: PopulationStep, i: int, generator: torch.nn.Module) -> No
 
 class _Trainer:
     """The epochs of a population run: batches and noise per member, divergence checks,
-    checkpoints with a member axis."""
+    checkpoints with a member axis. ``replay`` runs the step (``step`` itself, or its CUDA
+    graph)."""
 
     def __init__(self, preset: Preset, members: list[dict], step: PopulationStep,
                  data: DeviceImages, rng: MemberRNG, run: RunDir, frozen: dict[int, str], say,
-                 quiet: bool) -> None:
+                 quiet: bool, replay: PopulationStep | CudaGraphStep) -> None:
         self.preset, self.step, self.data, self.rng, self.run = preset, step, data, rng, run
+        self.replay = replay
         self.members = members
         self.frozen, self.say, self.quiet = dict(frozen), say, quiet
         for i in self.frozen:
@@ -316,7 +327,7 @@ class _Trainer:
         began = time.perf_counter()
         for i, (real, labels) in enumerate(data.stacked_batches(orders, batch, start), start):
             noise = self.rng.each(lambda m: G.sample_noise(batch, data.device))
-            total += step(real, labels, torch.stack(noise))
+            total += self.replay(real, labels, torch.stack(noise))
             done = i + 1
             if done % settings.log_every == 0 or done == steps:
                 self._check_losses(total, epoch, i)
@@ -359,6 +370,8 @@ class _Trainer:
     def _freeze(self, m: int, why: str) -> None:
         self.frozen[m] = why
         self.step.freeze(m)
+        if isinstance(self.replay, CudaGraphStep):  # the graph must put member m back too
+            self.replay.recapture()
         self.say(f"Member {m} (seed {self.members[m]['seed']}) diverged ({why}); it is "
                  "frozen, the others train on")
 

@@ -278,7 +278,8 @@ class CudaGraphStep:
         if noise is None:
             noise = G.sample_noise(real.shape[0], real.device)
         if labels is None:  # a fixed stand-in keeps the captured inputs the same
-            labels = torch.zeros(real.shape[0], dtype=torch.long, device=real.device)
+            lead = real.shape[:real.ndim - len(G.out_shape)]  # [B], or [K, B] for a population
+            labels = torch.zeros(lead, dtype=torch.long, device=real.device)
         inputs = (real, labels, noise)
         self.calls += 1
         if self.eager:
@@ -300,6 +301,12 @@ class CudaGraphStep:
                           "training eagerly", stacklevel=2)
             self.eager, self.graph = True, None
             return self.step(*inputs)
+
+    def recapture(self) -> None:
+        """Capture the step afresh on the next call: for a change the graph would not
+        replay (a population member frozen since the capture)."""
+        if self.graph is not None:
+            self.graph, self.calls = None, self.warmup
 
     def _side_stream(self, inputs: tuple[Tensor, ...]) -> Tensor:
         device = inputs[0].device

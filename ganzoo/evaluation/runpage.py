@@ -26,7 +26,7 @@ from ..core.fileio import atomic_write_bytes
 from ..core.interfaces import Preset
 from ..core.presetfile import preset_to_toml
 from ..core.version import __version__
-from ..engine.population_loop import member_dir, read_population
+from ..engine.population_loop import member_dir, population_of_member, read_population
 from ..engine.rundir import RunDir, checkpoints_in
 
 SECTIONS = ("runs", "config", "environment", "losses", "quality", "throughput", "samples",
@@ -72,8 +72,12 @@ def read_run(root: Path | str) -> RunView:
         raise ConfigError(f"{config} is damaged ({type(exc).__name__}: {exc})") from None
     grids = sorted(run.samples.glob("epoch-*.png"))
     real = run.samples / "real.png"
+    checkpoints = checkpoints_in(run.root)
+    population = None if checkpoints else population_of_member(run.root)
+    if population is not None:  # a member's tensors are in its population's checkpoints
+        checkpoints = checkpoints_in(population)
     return RunView(run.root, preset, run.records(), grids, real if real.is_file() else None,
-                   checkpoints_in(run.root), run.environments())
+                   checkpoints, run.environments())
 
 
 def _svg(fig) -> str:
@@ -264,8 +268,12 @@ def render(runs: Sequence[RunView]) -> str:
         parts.append(f"<h3>{html.escape(v.name)}</h3><div class='grids'>"
                      f"{''.join(figures) or '<p>No grids yet.</p>'}</div>")
     parts.append("</section><section id='checkpoints'><h2>Checkpoints</h2><ul>")
+    listed = set()  # a population's members share its checkpoints: each listed once
     for v in runs:
         for path in v.checkpoints:
+            if path in listed:
+                continue
+            listed.add(path)
             parts.append(f"<li>{html.escape(str(path))} ({path.stat().st_size / 2**20:.1f} "
                          "MB)</li>")
     parts.append("</ul></section>")
