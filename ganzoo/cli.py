@@ -161,7 +161,8 @@ def _cadence(ctx, param, value: str) -> str:
 @click.option("--sweep", "sweeps", multiple=True, metavar="KEY=V1,V2,...",
               callback=lambda ctx, param, value: _sweep(value),
               help="Members for each value (several: every combination), K seeds each: "
-                   "lr_g, lr_d, beta1, beta2 or seed. Repeatable.")
+                   "lr_g, lr_d, beta1, beta2, seed or a number of the objective "
+                   "(loss.weight=1,10). Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
           sets, precision, cuda_graphs, cadence, on_save_error, on_nan, tensorboard,

@@ -207,6 +207,33 @@ def test_a_sweep_makes_members_of_each_setting_each_its_solo_run(tmp_path, mnist
                        "batch_size cannot differ inside one population")
 
 
+@pytest.mark.parametrize(("preset", "key", "values"), [
+    ("acgan-mnist", "loss.class_weight", [0.25, 4.0]),  # a weight inside the losses
+    ("wgan-mnist", "loss.clip", [0.005, 0.05]),  # a number the hook after D's update reads
+    ("wgan-gp-mnist", "loss.weight", [1.0, 10.0]),  # members in turn (the penalty)
+])
+def test_a_swept_loss_weight_gives_each_member_its_own(tmp_path, mnist_root, preset, key,
+                                                       values):
+    settings = {"data_dir": mnist_root, "epochs": 1, "batch_size": 32, "quiet": True}
+    pop = ganzoo.train(preset, out=tmp_path / "pop", population=1, sweep={key: values},
+                       **settings)
+    assert pop.settings == [{key: v} for v in values] and pop.seeds == [0, 0]
+    solo = ganzoo.train(pop.members[1].preset, out=tmp_path / "solo", **settings)
+    mine, theirs = pop.members[1].history[0], solo.history[0]
+    for loss in ("loss_d", "loss_g"):
+        assert mine[loss] == pytest.approx(theirs[loss], rel=2e-2, abs=1e-3), loss
+    assert pop.members[0].history[0]["loss_d"] != mine["loss_d"]  # same seed, own weight
+
+
+def test_a_loss_sweep_takes_numbers_only(tmp_path, mnist_root):
+    with pytest.raises(ganzoo.ConfigError, match="loss.clip takes numbers"):
+        ganzoo.train("wgan-mnist", out=tmp_path / "pop", data_dir=mnist_root,
+                     sweep={"loss.clip": ["wide"]}, quiet=True)
+    assert_clean_error(run_cli("train", "wgan-mnist", "--sweep", "generator.z_dim=8,16",
+                               "--data-dir", mnist_root, "--out", tmp_path / "bad"),
+                       "generator.z_dim cannot differ inside one population")
+
+
 @pytest.mark.parametrize("preset", ["cgan-mnist", "began-mnist", "infogan-mnist", "wgan-mnist",
                                     "hinge-dcgan-mnist"])
 def test_every_kind_of_step_trains_as_a_population(tmp_path, mnist_root, preset):

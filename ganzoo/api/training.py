@@ -105,8 +105,9 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
 
     ``population=K`` trains K members (seeds seed ... seed+K-1) in one vectorised step and
     returns a :class:`Population`; ``sweep={"lr_g": [1e-4, 3e-4]}`` makes members of every
-    combination of the values given (learning rates, betas, seeds), K seeds each; resuming a
-    population run continues all its members.
+    combination of the values given (learning rates, betas, seeds, the objective's numbers
+    as ``"loss.<kwarg>"``), K seeds each; resuming a population run continues all its
+    members.
     """
     objects = [c for c in callbacks if isinstance(c, Callback)]
     named = [c for c in callbacks if not isinstance(c, Callback)]

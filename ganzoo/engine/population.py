@@ -7,7 +7,9 @@ objective's losses and hooks) for every member at once. Members never mix: each 
 weights, batch and noise, and the sum of the members' losses that is back-propagated gives
 each member exactly its own gradient. One optimiser per side steps all members' leaves
 together, which for an elementwise optimiser (Adam, RMSprop, SGD) is each member's own
-update.
+update. Swept learning rates and betas make each member a parameter group of its own
+(:class:`PerMember`); a swept number of the objective (a loss weight) becomes a ``[K]``
+tensor whose slice each member's losses and hooks read (:func:`member_numbers`).
 
 A matrix is stored transposed (``[K, in, out]``) and handed to the module as a transposed
 view: a batched matmul's weight gradient comes out in that layout, so autograd keeps it
@@ -144,7 +146,8 @@ def per_member(fn, in_dims: tuple, args: tuple, vectorised: bool = True,
     run. ``in_dims`` is 0 (a leading member axis) or None (shared) for each argument."""
     if vectorised:
         return vmap(fn, in_dims=in_dims, randomness="different")(*args)
-    size = next(_leaves(a) for a, d in zip(args, in_dims, strict=True) if d == 0).shape[0]
+    size = next(leaf for a, d in zip(args, in_dims, strict=True) if d == 0
+                for leaf in _leaves(a)).shape[0]
 
     def one(i: int):
         return fn(*(_slice(a, i) if d == 0 else a for a, d in zip(args, in_dims, strict=True)))
@@ -152,12 +155,14 @@ def per_member(fn, in_dims: tuple, args: tuple, vectorised: bool = True,
     return _stack(rng.each(one) if rng is not None else [one(i) for i in range(size)])
 
 
-def _leaves(x):
+def _leaves(x) -> Iterator[Tensor]:
     if isinstance(x, dict):
-        return next(_leaves(v) for v in x.values())
+        x = list(x.values())
     if isinstance(x, (list, tuple)):
-        return next(_leaves(v) for v in x)
-    return x
+        for v in x:
+            yield from _leaves(v)
+    elif x is not None:
+        yield x
 
 
 def _slice(x, i: int):
@@ -206,6 +211,7 @@ class PopulationStep(TrainStep):
     """
 
     frozen: dict[int, list[Tensor]]  # member -> its tensors when it was frozen
+    numbers: dict[str, Tensor]  # the objective's swept numbers, [K] each (see member_numbers)
     vectorised = True
     rng: MemberRNG | None = None
 
@@ -281,18 +287,20 @@ class PopulationStep(TrainStep):
                                autocast=lambda: self._autocast(real.device),
                                augment=self.augment, nets=bound, state=state, step=self.steps)
 
-        def loss(*args):
+        def loss(numbers, *args):
             ctx = context(*args)
-            value = objective.d_loss(ctx) if update == "d" else objective.g_loss(ctx)
+            with _Numbers(self.loss, numbers):
+                value = objective.d_loss(ctx) if update == "d" else objective.g_loss(ctx)
             seen = [{} if out is None or not hooked else
                     {k: v.detach() for k, v in out.fields().items()}
                     for out in (ctx._real_out, ctx._fake_out)]  # for the hook, if any
             return value, seen
 
-        def after(seen, *args):
+        def after(seen, numbers, *args):
             ctx = context(*args)
             ctx._real_out, ctx._fake_out = (DOutput(**f) if f else None for f in seen)
-            hook(ctx)
+            with _Numbers(self.loss, numbers):
+                hook(ctx)
             return real.new_zeros(())
 
         opt = self.optimizer(update)
@@ -300,8 +308,8 @@ class PopulationStep(TrainStep):
             self._d_requires_grad(False)
         try:  # views taken now: with D frozen, none of D's weight gradients are computed
             tensors = {name: net.tensors() for name, net in nets.items()}
-            losses, seen = per_member(loss, dims, (tensors, self.state, *batch),
-                                      self.vectorised, self.rng)
+            losses, seen = per_member(loss, (0, *dims), (self.numbers, tensors, self.state,
+                                                          *batch), self.vectorised, self.rng)
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()  # the sum's gradient is each member's own
             opt.step()
@@ -309,8 +317,8 @@ class PopulationStep(TrainStep):
             if update == "g":
                 self._d_requires_grad(True)
         if hooked:
-            per_member(after, (0, *dims), (seen, tensors, self.state, *batch), self.vectorised,
-                       self.rng)
+            per_member(after, (0, 0, *dims), (seen, self.numbers, tensors, self.state, *batch),
+                       self.vectorised, self.rng)
         return losses.detach()
 
 
@@ -349,6 +357,47 @@ class PerMember:
 
 
 SWEEPABLE = ("seed", "lr_g", "lr_d", "beta1", "beta2")  # what may differ inside one population
+LOSS_SWEEP = "loss."  # and the objective's numbers: ``loss.weight`` (WGAN-GP's lambda), ...
+
+
+def member_numbers(objectives: Sequence[object]) -> dict[str, list[float]]:
+    """The numeric attributes in which the members' objectives differ (a swept loss
+    weight): ``{attribute: [member 0's value, ...]}``. Networks and tensors (each member's
+    own state) are not compared; any other difference cannot be given per member."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    differ = {}
+    first = vars(objectives[0])
+    for name, value in first.items():
+        if isinstance(value, (nn.Module, Tensor)) or callable(value):
+            continue
+        values = [vars(o).get(name) for o in objectives]
+        if all(v == value for v in values):
+            continue
+        if not all(number(v) for v in values):
+            raise ConfigError(f"the members' objectives differ in {name!r} ({values[0]!r}, "
+                              f"{values[1]!r}, ...), which is not a number: a population "
+                              "can give each member its own number only")
+        differ[name] = [float(v) for v in values]
+    return differ
+
+
+class _Numbers:
+    """Sets the objective's swept numbers to one member's values (0-dim tensors: under
+    ``vmap``, that member's slice) while its code runs."""
+
+    def __init__(self, owner: object, values: dict[str, Tensor]) -> None:
+        self.owner, self.values = owner, values
+
+    def __enter__(self) -> None:
+        self.kept = {name: getattr(self.owner, name) for name in self.values}
+        for name, value in self.values.items():
+            setattr(self.owner, name, value)
+
+    def __exit__(self, *exc) -> None:
+        for name, value in self.kept.items():
+            setattr(self.owner, name, value)
 
 
 def _hyper(settings) -> tuple:
@@ -372,6 +421,9 @@ def stack_steps(steps: Sequence[TrainStep], settings, capturable: bool = False,
                                 optimizer_d=optimizer_d, augment=first.augment,
                                 networks=networks, state=state, schedules=first.schedules)
     pop.frozen = {}
+    device = next(iter(pop.generator.tensors().values())).device
+    pop.numbers = {name: torch.tensor(values, device=device)  # fp32, as the losses compute
+                   for name, values in member_numbers([s.loss for s in steps]).items()}
     if member_settings and len({_hyper(m) for m in member_settings}) > 1:
         for side, ref in (("g", optimizer_g), ("d", optimizer_d)):
             groups = [{"lr": m.lr_g if side == "g" else m.lr_d, "betas": (m.beta1, m.beta2)}

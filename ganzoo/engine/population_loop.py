@@ -37,7 +37,7 @@ from .callbacks import N_FIXED, Callbacks, Training, fixed_noise, standard_callb
 from .devices import resolve_device
 from .interrupt import GracefulStop
 from .options import RunOptions
-from .population import SWEEPABLE, MemberRNG, PopulationStep, stack_steps
+from .population import LOSS_SWEEP, SWEEPABLE, MemberRNG, PopulationStep, stack_steps
 from .rundir import RunDir, checkpoints_in, default_run_dir, find_checkpoint, run_dir_of
 from .step import CudaGraphStep, TrainStep
 
@@ -51,12 +51,15 @@ def plan_members(preset: Preset, size: int, sweep: Mapping[str, Sequence] | None
     with seeds seed ... seed+size-1 each, as ``{"member", "seed", "settings"}``."""
     sweep = dict(sweep or {})
     for key, values in sweep.items():
-        if key not in SWEEPABLE:
+        if key not in SWEEPABLE and not key.startswith(LOSS_SWEEP):
             raise ConfigError(f"sweep: {key} cannot differ inside one population (the members "
-                              f"share one step); sweep {', '.join(SWEEPABLE)}, or train "
-                              "separate runs")
+                              f"share one step); sweep {', '.join(SWEEPABLE)} or a number of "
+                              f"the objective's ({LOSS_SWEEP}<kwarg>), or train separate runs")
         if isinstance(values, (str, bytes)) or not values:
             raise ConfigError(f"sweep: {key} needs a list of values, got {values!r}")
+        if key.startswith(LOSS_SWEEP) and not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ConfigError(f"sweep: {key} takes numbers, got {list(values)!r}")
     members = []
     for point in itertools.product(*sweep.values()):
         settings = dict(zip(sweep, point, strict=True))
