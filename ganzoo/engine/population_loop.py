@@ -205,7 +205,8 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
         epoch = start_epoch
         while epoch < settings.epochs:
             within = resumed if resumed is not None and epoch == start_epoch else None
-            step.start_epoch(epoch, settings.epochs)
+            if step.start_epoch(epoch, settings.epochs):
+                trainer.step_changed()
             records = trainer.epoch(epoch, stop, within)
             for i, (record, training, h) in enumerate(zip(records, trainings, hooks,
                                                           strict=True)):
@@ -373,10 +374,15 @@ class _Trainer:
     def _freeze(self, m: int, why: str) -> None:
         self.frozen[m] = why
         self.step.freeze(m)
-        if isinstance(self.replay, CudaGraphStep):  # the graph must put member m back too
-            self.replay.recapture()
+        self.step_changed()  # a captured graph must put member m back too
         self.say(f"Member {m} (seed {self.members[m]['seed']}) diverged ({why}); it is "
                  "frozen, the others train on")
+
+    def step_changed(self) -> None:
+        """The step changed in a way a captured graph does not replay (a member frozen, a
+        scheduled learning rate): capture it again."""
+        if isinstance(self.replay, CudaGraphStep):
+            self.replay.recapture()
 
     def save(self, epoch: int, step: int = 0, *, epoch_rng=None, loss_sum=None,
              elapsed: float = 0.0) -> Path:
