@@ -225,10 +225,22 @@ def test_a_swept_loss_weight_gives_each_member_its_own(tmp_path, mnist_root, pre
     assert pop.members[0].history[0]["loss_d"] != mine["loss_d"]  # same seed, own weight
 
 
-def test_a_loss_sweep_takes_numbers_only(tmp_path, mnist_root):
+def test_a_loss_sweep_takes_numbers_only(tmp_path, mnist_root, monkeypatch):
     with pytest.raises(ganzoo.ConfigError, match="loss.clip takes numbers"):
         ganzoo.train("wgan-mnist", out=tmp_path / "pop", data_dir=mnist_root,
                      sweep={"loss.clip": ["wide"]}, quiet=True)
+    from ganzoo_classic.objectives import WGAN
+
+    original = WGAN.__init__
+
+    def kept_as_a_tensor(self, clip=0.01):  # not a number attribute: refused, not ignored
+        original(self, clip)
+        self.clip = torch.tensor(self.clip)
+
+    monkeypatch.setattr(WGAN, "__init__", kept_as_a_tensor)
+    with pytest.raises(ganzoo.ConfigError, match="cannot give each member"):
+        ganzoo.train("wgan-mnist", out=tmp_path / "pop2", data_dir=mnist_root,
+                     sweep={"loss.clip": [0.01, 0.02]}, quiet=True)
     assert_clean_error(run_cli("train", "wgan-mnist", "--sweep", "generator.z_dim=8,16",
                                "--data-dir", mnist_root, "--out", tmp_path / "bad"),
                        "generator.z_dim cannot differ inside one population")

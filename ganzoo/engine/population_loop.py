@@ -156,6 +156,13 @@ def train_population(preset: Preset, size: int, options: RunOptions | None = Non
     step = stack_steps(steps, settings, capturable=graphs, optimizer_g=preset.optimizer_g,
                        optimizer_d=preset.optimizer_d,
                        member_settings=[p.train for p in presets])
+    swept = {tuple(sorted((k, v) for k, v in m["settings"].items() if k.startswith(LOSS_SWEEP)))
+             for m in members}
+    if len(swept) > 1 and not step.numbers:  # else every member would train member 0's
+        raise ConfigError(f"sweep: {preset.loss.name} keeps "
+                          f"{', '.join(k for k, _ in next(iter(swept)))} in a form a "
+                          "population cannot give each member (a number attribute); train "
+                          "separate runs")
     if not _vectorisable(step, settings.batch_size * settings.n_critic, device, say):
         step.run_members_in_turn(rng)
         graphs = False  # each member's draws switch its RNG stream: no graph can hold that

@@ -304,7 +304,7 @@ class CudaGraphStep:
 
     def recapture(self) -> None:
         """Capture the step afresh on the next call: for a change the graph would not
-        replay (a population member frozen since the capture)."""
+        replay (a new learning rate, a population member frozen since the capture)."""
         if self.graph is not None:
             self.graph, self.calls = None, self.warmup
 
