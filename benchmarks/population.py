@@ -1,20 +1,27 @@
 """A population's step against the solo step, side by side in one process.
 
     python benchmarks/population.py [--preset vanilla-mnist] [--sizes 1,4,8,16] [--rounds 5]
-                                    [--device cpu|cuda]
+                                    [--device cpu|cuda] [--matmuls]
 
 Each round times ``--steps`` solo steps (``TrainStep``, what ``ganzoo train`` runs) and
 then ``--steps`` population steps of each size K (``PopulationStep``, what
 ``ganzoo train --population K`` runs) on random batches, the two interleaved so that a
 busy machine slows both alike. Prints the medians: aggregate samples/s (K x batch per
 step), per-member samples/s and the ratio of the aggregate to the solo step's.
+
+``--matmuls`` (CPU) also times every matrix product of a few steps of each (``mm``,
+``addmm``, ``bmm``, ``baddbmm``) and prints the share of the step they take and the bound
+they set: the ratio K would reach if everything but its matmuls were free. Where the solo
+step's matmuls already run at the BLAS's speed, batching cannot beat that bound.
 """
 
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ganzoo.api.presets import resolve_preset
 from ganzoo.core.build import build
@@ -35,6 +42,34 @@ def timed(step, inputs, steps: int, device: torch.device) -> float:
     return (time.perf_counter() - began) / steps
 
 
+MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default,
+           torch.ops.aten.baddbmm.default}
+
+
+class MatmulTimer(TorchDispatchMode):
+    """Sums the wall time of the matrix products run under it (CPU ops are synchronous)."""
+
+    seconds = 0.0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func not in MATMULS:
+            return func(*args, **(kwargs or {}))
+        began = time.perf_counter()
+        out = func(*args, **(kwargs or {}))
+        self.seconds += time.perf_counter() - began
+        return out
+
+
+def matmul_seconds(step: Callable, inputs, steps: int = 10) -> float:
+    """The seconds a step spends in matrix products, averaged over ``steps``."""
+    for _ in range(3):  # warm-up, as in `timed`
+        step(*inputs)
+    with MatmulTimer() as timer:
+        for _ in range(steps):
+            step(*inputs)
+    return timer.seconds / steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="vanilla-mnist")
@@ -42,8 +77,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--matmuls", action="store_true",
+                        help="also time the matrix products (CPU) and print their bound")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.matmuls and device.type != "cpu":
+        parser.error("--matmuls times CPU ops (CUDA kernels run asynchronously)")
     preset = resolve_preset(args.preset)
     batch = preset.train.batch_size * preset.train.n_critic
     sizes = [int(k) for k in args.sizes.split(",")]
@@ -66,10 +105,13 @@ def main() -> None:
         return real, labels, noise
 
     times = {k: [] for k in [None, *sizes]}
+    matmuls = {k: [] for k in [None, *sizes]}
     for _ in range(args.rounds):
         for k in [None, *sizes]:
             step = solo if k is None else steps[k]
             times[k].append(timed(step, inputs(k), args.steps, device))
+            if args.matmuls:
+                matmuls[k].append(matmul_seconds(step, inputs(k)))
     base = batch / statistics.median(times[None])
     print(f"{args.preset} on {device}, batch {batch}, {torch.get_num_threads()} threads, "
           f"median of {args.rounds} rounds of {args.steps} steps")
@@ -78,6 +120,15 @@ def main() -> None:
         agg = k * batch / statistics.median(times[k])
         print(f"K={k:<4} {statistics.median(times[k]) * 1e3:8.2f} ms  aggregate {agg:9,.0f} "
               f"samples/s  per member {agg / k:8,.0f}  {agg / base:5.2f}x solo")
+    if args.matmuls:
+        solo_time, solo_mm = statistics.median(times[None]), statistics.median(matmuls[None])
+        print(f"matmuls: solo {solo_mm * 1e3:.2f} ms a step "
+              f"({solo_mm / solo_time:.0%} of it)")
+        for k in sizes:
+            mm = statistics.median(matmuls[k])
+            print(f"matmuls: K={k:<4} {mm * 1e3:8.2f} ms a step "
+                  f"({mm / statistics.median(times[k]):.0%}); with all else free "
+                  f"K={k} would run at {k * solo_time / mm:.2f}x solo")
 
 
 if __name__ == "__main__":
