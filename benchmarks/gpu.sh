@@ -44,7 +44,8 @@ echo "bench vanilla-mnist --population 8,64 --no-cuda-graphs: exit $?" | tee -a 
 echo "cuda tests: exit $?" | tee -a "$OUT/summary.txt"
 
 "${GANZOO[@]}" bench vanilla-mnist --device cuda --batch-size 64,1024,4096 \
-    --precision fp32,bf16 --seconds 5 --json > "$OUT/bench-vanilla.json" 2> "$OUT/bench-vanilla.err"
+    --precision fp32,bf16 --seconds 5 --json > "$OUT/bench-vanilla.json" \
+    2> "$OUT/bench-vanilla.err"
 echo "bench vanilla-mnist: exit $?" | tee -a "$OUT/summary.txt"
 # the bf16 target's batch is larger than MNIST: bench repeats the images (no tutorial loop:
 # its PIL loader would take minutes per step)

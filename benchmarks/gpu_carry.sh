@@ -24,11 +24,14 @@ from ganzoo.core.datasets import SPLITS, default_data_root, find_idx
 from ganzoo_vanilla.mnist import MNIST
 
 dataset, root = MNIST(), default_data_root()
-dataset.load("train", root)  # fetches it where it is missing
+dataset.ensure(root)  # fetches the four files where they are missing
 target = dataset.raw_dir(Path(sys.argv[1]))
 for name in (n for pair in SPLITS.values() for n in pair):
     found = find_idx(dataset.raw_dir(root), name)
-    with open(found, "rb") as src, gzip.open(target / f"{name}.gz", "wb") as out:
-        shutil.copyfileobj(gzip.open(found) if found.suffix == ".gz" else src, out)
+    if found.suffix == ".gz":
+        shutil.copyfile(found, target / found.name)
+    else:
+        with open(found, "rb") as src, gzip.open(target / f"{name}.gz", "wb") as out:
+            shutil.copyfileobj(src, out)
 PY
 du -sh "$CARRY"

@@ -49,7 +49,9 @@ MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.at
 class MatmulTimer(TorchDispatchMode):
     """Sums the wall time of the matrix products run under it (CPU ops are synchronous)."""
 
-    seconds = 0.0
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds = 0.0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func not in MATMULS:
