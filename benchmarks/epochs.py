@@ -1,6 +1,6 @@
 """Whole epochs as a user sees them: `ganzoo train vanilla-mnist` against the tutorial's program.
 
-    python benchmarks/epochs.py --epochs 3 --rounds 3 [--data-dir D]
+    python benchmarks/epochs.py --epochs 3 --rounds 3 [--data-dir D] [--population K]
 
 Each round runs both programs one after the other, each in its own process, for ``--epochs``
 epochs: ``python -m ganzoo train vanilla-mnist`` and the tutorial's script
@@ -9,6 +9,10 @@ time-stamped as it arrives; an epoch's time is the gap between two consecutive l
 holds everything the program does per epoch (its data pipeline, its steps, ganzoo's
 checkpoint and records) and none of the start-up. Prints each epoch, then the medians and
 their ratio, and writes epochs.json.
+
+``--population K`` runs ``ganzoo train vanilla-mnist --population K`` in the tutorial's
+place: the ratio is then the population's aggregate samples/s (K members' images an epoch)
+over the solo run's.
 """
 
 import argparse
@@ -27,7 +31,7 @@ from ganzoo.core.idx import read_idx
 from ganzoo.core.plugins import get_registry
 
 HERE = Path(__file__).resolve().parent
-EPOCH_LINE = re.compile(r"^Epoch \[\d+/\d+\] Loss D")
+EPOCH_LINE = re.compile(r"^Epoch \[\d+/\d+\] (Loss D|\d+ of \d+ members)")  # solo, population
 
 
 def epoch_seconds(cmd: list[str]) -> list[float]:
@@ -49,6 +53,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="per run; epochs - 1 are timed")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", default="epochs.json")
+    parser.add_argument("--population", type=int, default=0, metavar="K",
+                        help="compare with a population of K instead of the tutorial")
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: an epoch is timed from the one before")
@@ -60,16 +66,20 @@ def main() -> None:
                      "or pass --data-dir")
     # the tutorial's DataLoader keeps the last partial batch, ganzoo drops it
     batch = get_registry().preset("vanilla-mnist").train.batch_size  # the tutorial's too
-    images = {"ganzoo": n // batch * batch, "tutorial": n}
-    times: dict[str, list[float]] = {"ganzoo": [], "tutorial": []}
+    other = f"population K={args.population}" if args.population else "tutorial"
+    images = {"ganzoo": n // batch * batch,
+              other: args.population * (n // batch * batch) if args.population else n}
+    times: dict[str, list[float]] = {"ganzoo": [], other: []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
+            train = [sys.executable, "-m", "ganzoo", "train", "vanilla-mnist", "--epochs",
+                     str(args.epochs), "--device", "cpu", "--data-dir", args.data_dir]
             commands = {
-                "ganzoo": [sys.executable, "-m", "ganzoo", "train", "vanilla-mnist",
-                           "--epochs", str(args.epochs), "--device", "cpu",
-                           "--data-dir", args.data_dir, "--out", f"{tmp}/run{r}"],
-                "tutorial": [sys.executable, str(HERE / "tutorial_seed.py"),
-                             "--data-dir", args.data_dir, "--epochs", str(args.epochs)],
+                "ganzoo": [*train, "--out", f"{tmp}/run{r}"],
+                other: ([*train, "--out", f"{tmp}/population{r}", "--population",
+                         str(args.population)] if args.population else
+                        [sys.executable, str(HERE / "tutorial_seed.py"),
+                         "--data-dir", args.data_dir, "--epochs", str(args.epochs)]),
             }
             for impl, cmd in commands.items():
                 for s in epoch_seconds(cmd):
@@ -78,10 +88,14 @@ def main() -> None:
                           f"{images[impl] / s:7,.0f} samples/s", flush=True)
     median = {impl: statistics.median(t) for impl, t in times.items()}
     rate = {impl: images[impl] / median[impl] for impl in times}
-    ratio = rate["ganzoo"] / rate["tutorial"]
+    if args.population:  # the population against the solo run
+        ratio = rate[other] / rate["ganzoo"]
+        verdict = f"population x{ratio:.2f} solo"
+    else:
+        ratio = rate["ganzoo"] / rate["tutorial"]
+        verdict = f"ganzoo x{ratio:.2f}"
     print(f"median whole epoch: ganzoo {median['ganzoo']:.2f} s ({rate['ganzoo']:,.0f} samples/s),"
-          f" tutorial {median['tutorial']:.2f} s ({rate['tutorial']:,.0f} samples/s): "
-          f"ganzoo x{ratio:.2f}")
+          f" {other} {median[other]:.2f} s ({rate[other]:,.0f} samples/s): {verdict}")
     Path(args.json).write_text(json.dumps({"epoch_seconds": times, "median_s": median,
                                            "samples_per_s": rate, "ratio": ratio}, indent=2))
 
