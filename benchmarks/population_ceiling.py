@@ -4,14 +4,15 @@
 
 The hand-written step is the least a vectorised step of K MLP GANs can do: each layer one
 ``baddbmm`` over weights stacked ``[K, in, out]``, D on real and fake images in one pass,
-no ``vmap``, fused Adam over the stacked leaves. It starts from the population's weights and
-is checked against it (the same losses for a few steps) before anything is timed. The three steps
--- solo (``TrainStep``), population (``PopulationStep``), hand-written -- are timed in turn
-in every round, so that a machine whose speed drifts slows them alike; the ratios are K
-times the solo step's time over each, per round and the median.
+no ``vmap``, fused Adam over the stacked leaves. It starts from the population's weights
+and is checked against it (the same losses for a few steps) before anything is timed. The
+three steps -- solo (``TrainStep``), population (``PopulationStep``), hand-written -- are
+timed in turn in every round, so that a machine whose speed drifts slows them alike; the
+ratios are K times the solo step's time over each, per round and the median.
 
-Where even the hand-written step stays under a target ratio, no formulation of the batched
-step reaches it on that machine: the matrix products bound it.
+The gap between the population and the hand-written step is what the population's
+generality costs; where even the hand-written step stays under a target ratio, reformulating
+the population's step will not reach it on that machine.
 """
 
 import argparse
@@ -88,12 +89,17 @@ def main() -> None:
     settings, k = preset.train, args.size
     if settings.n_critic != 1 or settings.ema:
         parser.error("the hand-written step has one D update and no EMA")
+    layers = (torch.nn.Linear, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sequential)
 
     def member(seed: int) -> TrainStep:
         torch.manual_seed(seed)
         return TrainStep.from_parts(build(preset), preset)
 
     solo = member(0)
+    for net in (solo.generator, solo.discriminator):
+        if not all(isinstance(m, layers) for m in list(net.modules())[1:]):
+            parser.error(f"{args.preset}: the hand-written step covers MLPs (Linear, LeakyReLU, "
+                         "Tanh) only")
     pop = stack_steps([member(s) for s in range(k)], settings,
                       optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
     slopes = {m.negative_slope for m in solo.generator.modules()
