@@ -25,7 +25,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ganzoo.api.presets import resolve_preset
 from ganzoo.core.build import build
-from ganzoo.engine.population import stack_steps
+from ganzoo.engine.population import PopulationStep, stack_steps
 from ganzoo.engine.step import TrainStep
 
 
@@ -72,6 +72,28 @@ def matmul_seconds(step: Callable, inputs, steps: int = 10) -> float:
     return timer.seconds / steps
 
 
+def member_step(preset, seed: int, device: torch.device) -> TrainStep:
+    """The solo step ``ganzoo train`` runs for ``preset``, its weights drawn from ``seed``."""
+    torch.manual_seed(seed)
+    return TrainStep.from_parts(build(preset).to(device), preset)
+
+
+def population_step(preset, size: int, device: torch.device) -> PopulationStep:
+    """The step of ``ganzoo train --population size``: members of seeds 0 ... size-1."""
+    return stack_steps([member_step(preset, s, device) for s in range(size)], preset.train,
+                       optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
+
+
+def random_batch(solo: TrainStep, batch: int, size: int | None, device: torch.device):
+    """Random images, labels and noise for ``solo``'s models: one batch, or (``size``) one
+    per member, ``[size, batch, ...]``."""
+    lead = () if size is None else (size,)
+    real = torch.rand(*lead, batch, *solo.generator.out_shape, device=device) * 2 - 1
+    labels = torch.randint(0, 10, (*lead, batch), device=device)
+    noise = torch.randn(*lead, batch, solo.generator.z_dim, device=device)
+    return real, labels, noise
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="vanilla-mnist")
@@ -89,22 +111,11 @@ def main() -> None:
     batch = preset.train.batch_size * preset.train.n_critic
     sizes = [int(k) for k in args.sizes.split(",")]
 
-    def member(seed: int) -> TrainStep:
-        torch.manual_seed(seed)
-        return TrainStep.from_parts(build(preset).to(device), preset)
-
-    solo = member(0)
-    shape = solo.generator.out_shape
-    steps = {k: stack_steps([member(s) for s in range(k)], preset.train,
-                            optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
-             for k in sizes}
+    solo = member_step(preset, 0, device)
+    steps = {k: population_step(preset, k, device) for k in sizes}
 
     def inputs(k: int | None):
-        lead = () if k is None else (k,)
-        real = torch.rand(*lead, batch, *shape, device=device) * 2 - 1
-        labels = torch.randint(0, 10, (*lead, batch), device=device)
-        noise = torch.randn(*lead, batch, solo.generator.z_dim, device=device)
-        return real, labels, noise
+        return random_batch(solo, batch, k, device)
 
     times = {k: [] for k in [None, *sizes]}
     matmuls = {k: [] for k in [None, *sizes]}

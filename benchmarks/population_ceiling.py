@@ -20,12 +20,9 @@ import statistics
 
 import torch
 import torch.nn.functional as F
-from population import timed
+from population import member_step, population_step, random_batch, timed
 
 from ganzoo.api.presets import resolve_preset
-from ganzoo.core.build import build
-from ganzoo.engine.population import stack_steps
-from ganzoo.engine.step import TrainStep
 
 CHECKED_STEPS = 5  # the hand-written step must give the population's losses for these
 
@@ -91,29 +88,24 @@ def main() -> None:
         parser.error("the hand-written step has one D update and no EMA")
     layers = (torch.nn.Linear, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sequential)
 
-    def member(seed: int) -> TrainStep:
-        torch.manual_seed(seed)
-        return TrainStep.from_parts(build(preset), preset)
-
-    solo = member(0)
+    cpu = torch.device("cpu")
+    solo = member_step(preset, 0, cpu)
     for net in (solo.generator, solo.discriminator):
         if not all(isinstance(m, layers) for m in list(net.modules())[1:]):
             parser.error(f"{args.preset}: the hand-written step covers MLPs (Linear, LeakyReLU, "
                          "Tanh) only")
-    pop = stack_steps([member(s) for s in range(k)], settings,
-                      optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
+    pop = population_step(preset, k, cpu)
     slopes = {m.negative_slope for m in solo.generator.modules()
               if isinstance(m, torch.nn.LeakyReLU)}
     hand = HandWritten(pop, slopes.pop(), settings.lr_g, settings.lr_d,
                        (settings.beta1, settings.beta2))
-    batch, shape, z_dim = settings.batch_size, solo.generator.out_shape, solo.generator.z_dim
+    batch = settings.batch_size
 
-    def inputs(lead: tuple):
-        return (torch.rand(*lead, batch, *shape) * 2 - 1, None,
-                torch.randn(*lead, batch, z_dim))
+    def inputs(size: int | None):
+        return random_batch(solo, batch, size, cpu)
 
     for n in range(CHECKED_STEPS):
-        same = inputs((k,))
+        same = inputs(k)
         got, want = hand(*same), pop(*same)
         if not torch.allclose(got, want, rtol=1e-4, atol=1e-6):
             raise SystemExit(f"the hand-written step is not the population's: at step {n}, "
@@ -121,9 +113,9 @@ def main() -> None:
                              "covers MLP presets with the BCE loss only")
     times = {"solo": [], "population": [], "hand-written": []}
     for _ in range(args.rounds):
-        times["solo"].append(timed(solo, inputs(()), args.steps, torch.device("cpu")))
+        times["solo"].append(timed(solo, inputs(None), args.steps, cpu))
         for name, step in (("population", pop), ("hand-written", hand)):
-            times[name].append(timed(step, inputs((k,)), args.steps, torch.device("cpu")))
+            times[name].append(timed(step, inputs(k), args.steps, cpu))
     print(f"{args.preset}, K={k}, batch {batch}, {torch.get_num_threads()} threads, median "
           f"of {args.rounds} rounds of {args.steps} steps; the hand-written step's losses "
           f"were the population's for {CHECKED_STEPS} steps")
