@@ -186,7 +186,7 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
     if not isinstance(named, list):
         raise ConfigError(f"--set callbacks: expected a JSON list of names, got {named!r}")
     if tensorboard:
-        named = [*named, api.TensorBoard()]
+        named = [*named, api.TensorBoard]  # a class: each member its own writer
     try:
         api.train(preset, out=out, resume=resume, device=device, quiet=quiet, callbacks=named,
                   data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
@@ -332,7 +332,7 @@ def _sweep(values: tuple[str, ...]) -> dict[str, list]:
 
 
 def is_population(source: Path) -> bool:
-    from .engine.population_loop import read_population
+    from .engine.rundir import read_population
 
     return Path(source).is_dir() and read_population(Path(source)) is not None
 

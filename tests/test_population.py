@@ -13,7 +13,7 @@ import torch
 from helpers import assert_clean_error, run_cli
 
 import ganzoo
-from ganzoo.engine import population_loop
+from ganzoo.engine import members as members_module
 from ganzoo.engine.checkpoint import load
 from ganzoo.engine.rundir import checkpoints_in
 
@@ -109,7 +109,7 @@ def test_eval_prints_each_member_and_the_distribution(tmp_path, mnist_root, chea
 
 def test_a_member_that_diverges_is_frozen_and_the_others_train_on(tmp_path, mnist_root,
                                                                     monkeypatch):
-    stack = population_loop.stack_steps
+    stack = members_module.stack_steps
 
     def poisoned(*args, **kwargs):  # member 1's D weights turn NaN before the first step
         step = stack(*args, **kwargs)
@@ -119,7 +119,7 @@ def test_a_member_that_diverges_is_frozen_and_the_others_train_on(tmp_path, mnis
 
     clean = ganzoo.train("vanilla-mnist", out=tmp_path / "clean", data_dir=mnist_root,
                          epochs=2, population=3, **SMALL)
-    monkeypatch.setattr(population_loop, "stack_steps", poisoned)
+    monkeypatch.setattr(members_module, "stack_steps", poisoned)
     pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", data_dir=mnist_root, epochs=2,
                        population=3, **SMALL)
     assert set(pop.frozen) == {1} and "non-finite loss" in pop.frozen[1]
@@ -128,10 +128,17 @@ def test_a_member_that_diverges_is_frozen_and_the_others_train_on(tmp_path, mnis
             {**r, "samples_per_s": pop.members[i].history[e]["samples_per_s"],
              "time_s": pop.members[i].history[e]["time_s"]}
             for e, r in enumerate(clean.members[i].history)]
-    frozen_at = load(checkpoints_in(pop.root)[0]).tensors["generator.net.0.weight"][1]
-    final = generator_state(pop.members[1])["net.0.weight"]  # no update after epoch 0
+    first, last = (load(p) for p in checkpoints_in(pop.root))
+    frozen_at = first.tensors["generator.net.0.weight"][1]
+    final = last.tensors["generator.net.0.weight"][1]  # no update after epoch 0
     assert torch.allclose(final, frozen_at, rtol=0, atol=0, equal_nan=True)
     assert not torch.isfinite(final).all()  # the NaN reached G before the check froze it
+    assert last.frozen.keys() == {1}  # the checkpoint says so
+    # non-finite weights are never written where a loader takes them for a trained G
+    assert not (pop.members[1].root / "generator.safetensors").exists()
+    with pytest.raises(ganzoo.ConfigError, match="member 1 was frozen"):
+        pop.export(1, tmp_path / "m1.safetensors")
+    assert pop.export(0, tmp_path / "m0.safetensors").is_file()
 
 
 def test_sigkill_mid_run_then_resume_continues_every_member(tmp_path, mnist_root):

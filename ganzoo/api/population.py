@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError
-from ..engine.population_loop import member_dir, read_population
+from ..engine.rundir import member_dir, read_population
 from ..evaluation.quality import EVAL_SAMPLES
 from ..evaluation.report import Report
 from .run import Run
@@ -160,7 +160,11 @@ class Population:
 
     def export(self, which: int | str, path: Path | str) -> Path:
         """Member ``which``'s generator as an ordinary single-run generator file."""
-        source = self.member(which).root / "generator.safetensors"
+        i = self.index(which)
+        source = self.members[i].root / "generator.safetensors"
+        if i in self.frozen and not source.is_file():
+            raise ConfigError(f"member {i} was frozen ({self.frozen[i]}) and its weights are "
+                              "not finite: it has no generator to export")
         if not source.is_file():
             raise ConfigError(f"{source} does not exist yet: the population has not finished")
         shutil.copyfile(source, path)

@@ -11,10 +11,10 @@ from ..core.errors import ConfigError
 from ..core.interfaces import Callback, ComponentRef, Preset
 from ..engine import checkpoint
 from ..engine.callbacks import standard_callbacks
+from ..engine.loop import PopulationPlan
 from ..engine.loop import train as run_training
 from ..engine.options import RunOptions
-from ..engine.population_loop import is_population_run, train_population
-from ..engine.rundir import find_checkpoint
+from ..engine.rundir import find_checkpoint, is_population_run
 from ..engine.step import PRECISIONS
 from ..evaluation.callbacks import EvaluateEvery, ReportPage
 from ..evaluation.runpage import write_report
@@ -95,7 +95,8 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
     run directory or checkpoint (only ``epochs`` and ``eval_every`` may change);
     ``device`` defaults to CUDA when available. ``callbacks`` are :class:`Callback` objects,
     run after the built-in ones (records, sample grids, loss plot and, with ``eval_every``,
-    quality), or the names of registered callbacks (or ``{"name": ..., "kwargs": ...}``),
+    quality), :class:`Callback` classes (built once for each run: ``ganzoo.TensorBoard``),
+    or the names of registered callbacks (or ``{"name": ..., "kwargs": ...}``),
     which join the preset's and so its ``config.json``.
     ``precision="bf16"`` autocasts the forward passes; ``cuda_graphs`` replays each CUDA
     step as one graph; ``checkpoint_every`` also checkpoints inside epochs (500 steps,
@@ -104,13 +105,18 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
     checkpoint cannot be written.
 
     ``population=K`` trains K members (seeds seed ... seed+K-1) in one vectorised step and
-    returns a :class:`Population`; ``sweep={"lr_g": [1e-4, 3e-4]}`` makes members of every
+    returns a :class:`Population`, each member with its own callbacks (a ``Callback``
+    object given here is shared: it is called for every member, with that member's
+    ``Training``); ``sweep={"lr_g": [1e-4, 3e-4]}`` makes members of every
     combination of the values given (learning rates, betas, seeds, the objective's numbers
     as ``"loss.<kwarg>"``), K seeds each; resuming a population run continues all its
     members.
     """
-    objects = [c for c in callbacks if isinstance(c, Callback)]
-    named = [c for c in callbacks if not isinstance(c, Callback)]
+    def own(c) -> bool:  # an object, or a class built for each run
+        return isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
+
+    objects = [c for c in callbacks if own(c)]
+    named = [c for c in callbacks if not own(c)]
     for c in named:
         if not isinstance(c, (str, Mapping, ComponentRef)):
             raise ConfigError(f"callbacks: expected ganzoo.Callback objects or registered "
@@ -127,18 +133,19 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
                                                ("stop", "continue")),
                          on_nan=_choice("on_nan", on_nan, ("stop", "rollback")))
     every = resolved.train.eval_every
-    chosen = [*([EvaluateEvery(every)] if every else []), *standard_callbacks(), ReportPage(),
-              *objects]
-    if sweep or population is not None or (resume is not None
-                                           and is_population_run(Path(resume))):
-        if precision != "fp32" or on_nan != "stop":
-            raise ConfigError("a population trains in fp32 and freezes a member that "
-                              "diverges: drop precision and on_nan")
-        size = population if population is not None else 1
-        root = train_population(resolved, size, options, [*standard_callbacks(), *objects],
-                                sweep)
+    for c in objects:  # a class that cannot be built fails now, before any training
+        if isinstance(c, type):
+            c()
+
+    def made() -> list[Callback]:  # one list per member: each its own records, grids, page
+        return [*([EvaluateEvery(every)] if every else []), *standard_callbacks(),
+                ReportPage(), *(c() if isinstance(c, type) else c for c in objects)]
+
+    plan = None
+    if sweep or population is not None:
+        plan = PopulationPlan(population if population is not None else 1, sweep)
+    root = run_training(resolved, options, made, plan)
+    if plan is not None or is_population_run(root):
         write_report(root)  # the members overlaid
         return Population(root)
-    return Run(run_training(resolved, options, chosen))
-
-
+    return Run(root)

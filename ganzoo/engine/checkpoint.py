@@ -12,7 +12,7 @@ its batch order) and the epoch's loss sums so far. A generator export holds G (a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -28,10 +28,25 @@ FORMAT = "ganzoo/1"
 TRAINING, GENERATOR = "training", "generator"
 EMA = "generator_ema"  # the section holding the moving average of G's weights
 NETWORKS, STATE = "objective", "objective_state"  # the objective's networks and state
+EPOCH_RNG, EPOCH_LOSS_SUM = "epoch_rng", "epoch_loss_sum"  # inside an epoch: its state so far
+
+
+@dataclass
+class InEpoch:
+    """Where a checkpoint taken inside an epoch stands in it: the RNG state(s) at the
+    epoch's start (to redraw its batch order), its loss sums and seconds so far."""
+
+    step: int
+    rng: dict[str, torch.Tensor]
+    loss_sum: torch.Tensor
+    elapsed: float
 
 
 @dataclass
 class Checkpoint:
+    """A checkpoint read and checked: its position and bookkeeping as typed fields (parsed
+    once, in :func:`load`), its tensors by name."""
+
     path: Path
     kind: str
     preset: Preset
@@ -39,11 +54,26 @@ class Checkpoint:
     step: int  # steps done in the next epoch (0: taken at an epoch boundary)
     tensors: dict[str, torch.Tensor]
     metadata: dict[str, str]
+    updates: int = 0  # G updates done (the objective's step index)
+    world_size: int = 1  # processes that trained it
+    elapsed: float = 0.0  # seconds trained in the current epoch (a mid-epoch checkpoint)
+    members: list[dict] | None = None  # a population's members; None for a single run
+    frozen: dict[int, str] = field(default_factory=dict)  # a population's frozen members
 
     def section(self, prefix: str) -> dict[str, torch.Tensor]:
         """The tensors saved under ``prefix.`` with the prefix removed."""
         cut = len(prefix) + 1
         return {k[cut:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+    @property
+    def epoch_loss_sum(self) -> torch.Tensor:
+        """The loss sums of the epoch so far (a mid-epoch checkpoint)."""
+        return self.tensors[EPOCH_LOSS_SUM]
+
+    @property
+    def epoch_rng(self) -> dict[str, torch.Tensor]:
+        """The RNG state(s) at the epoch's start (a mid-epoch checkpoint)."""
+        return self.section(EPOCH_RNG)
 
 
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, list]:
@@ -103,39 +133,34 @@ def _write(path: Path, tensors: dict[str, torch.Tensor], kind: str, preset: Pres
     atomic_write_bytes(Path(path), safetensors_bytes(tensors, metadata=metadata))
 
 
-def save_training(path: Path, *, preset: Preset, epoch: int, generator: torch.nn.Module,
-                  discriminator: torch.nn.Module, opt_g: torch.optim.Optimizer,
-                  opt_d: torch.optim.Optimizer, step: int = 0,
-                  epoch_start_rng: dict[str, torch.Tensor] | None = None,
-                  loss_sum: torch.Tensor | None = None, elapsed: float = 0.0,
-                  ema: torch.nn.Module | None = None, world_size: int = 1,
-                  networks: dict[str, torch.nn.Module] | None = None,
-                  state: dict[str, torch.Tensor] | None = None, updates: int = 0,
+def save_training(path: Path, *, preset: Preset, epoch: int, parts: dict,
+                  inside: InEpoch | None = None, world_size: int = 1,
                   extra_tensors: dict[str, torch.Tensor] | None = None,
                   extra_metadata: dict[str, str] | None = None) -> None:
-    """Everything needed to continue exactly; ``step > 0`` marks a mid-epoch checkpoint,
-    which also needs ``epoch_start_rng`` and the epoch's ``loss_sum`` so far. ``updates``
-    counts G's updates so far (the objective's step index). A population adds its members'
-    RNG streams and list (``extra_tensors``, ``extra_metadata``)."""
-    tensors = {**_module_tensors("generator", generator),
-               **_module_tensors("discriminator", discriminator),
-               **(_module_tensors(EMA, ema) if ema is not None else {})}
-    for name, module in (networks or {}).items():
+    """Everything needed to continue exactly. ``parts`` is what ``TrainStep.checkpointed``
+    gives (the models, optimisers, EMA, the objective's networks and state, ``updates``);
+    ``inside`` marks a mid-epoch checkpoint. A population adds its members' RNG streams and
+    list (``extra_tensors``, ``extra_metadata``)."""
+    tensors = {**_module_tensors("generator", parts["generator"]),
+               **_module_tensors("discriminator", parts["discriminator"])}
+    if parts.get("ema") is not None:
+        tensors.update(_module_tensors(EMA, parts["ema"]))
+    for name, module in (parts.get("networks") or {}).items():
         tensors.update(_module_tensors(f"{NETWORKS}.{name}", module))
     tensors.update({f"{STATE}.{name}": value.detach().clone().contiguous()
-                    for name, value in (state or {}).items()})
+                    for name, value in (parts.get("state") or {}).items()})
     groups = {}
-    for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
-        opt_tensors, groups[prefix] = _flatten_optimizer(prefix, opt)
+    for prefix in ("opt_g", "opt_d"):
+        opt_tensors, groups[prefix] = _flatten_optimizer(prefix, parts[prefix])
         tensors.update(opt_tensors)
     tensors.update({f"rng.{k}": v for k, v in rng_states().items()})
     tensors.update(extra_tensors or {})
     extra = {"optimizers": json.dumps(groups), "world_size": str(world_size),
-             "updates": str(updates), **(extra_metadata or {})}
-    if step:
-        tensors.update({f"epoch_rng.{k}": v for k, v in epoch_start_rng.items()})
-        tensors["epoch_loss_sum"] = loss_sum.detach().float().cpu()
-        extra.update(step=str(step), elapsed=repr(float(elapsed)))
+             "updates": str(parts.get("updates", 0)), **(extra_metadata or {})}
+    if inside is not None:
+        tensors.update({f"{EPOCH_RNG}.{k}": v for k, v in inside.rng.items()})
+        tensors[EPOCH_LOSS_SUM] = inside.loss_sum.detach().float().cpu()
+        extra.update(step=str(inside.step), elapsed=repr(float(inside.elapsed)))
     _write(path, tensors, TRAINING, preset, epoch, extra)
 
 
@@ -168,15 +193,22 @@ def load(path: Path) -> Checkpoint:
         kind = metadata["kind"]
         if epoch < 0 or step < 0:
             raise ValueError(f"negative position: epoch {epoch}, step {step}")
-        if step and not ({"epoch_loss_sum", "epoch_rng.cpu"} <= tensors.keys()
-                         and "elapsed" in metadata):
+        if step and not (EPOCH_LOSS_SUM in tensors and "elapsed" in metadata
+                         and any(k.startswith(EPOCH_RNG + ".") for k in tensors)):
             raise ValueError(f"mid-epoch checkpoint (step {step}) without its epoch state")
+        members = json.loads(metadata["population"])["members"] if (
+            "population" in metadata) else None
+        bookkeeping = {"updates": int(metadata.get("updates", "0")),
+                       "world_size": int(metadata.get("world_size", "1")),
+                       "elapsed": float(metadata.get("elapsed", "0")), "members": members,
+                       "frozen": {int(i): str(why) for i, why in
+                                  json.loads(metadata.get("frozen", "{}")).items()}}
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}"
         raise CheckpointError(f"{path} has damaged metadata ({detail})") from None
     if kind not in (TRAINING, GENERATOR):
         raise CheckpointError(f"{path} has unknown checkpoint kind {kind!r}")
-    return Checkpoint(path, kind, preset, epoch, step, tensors, metadata)
+    return Checkpoint(path, kind, preset, epoch, step, tensors, metadata, **bookkeeping)
 
 
 def load_training(path: Path) -> Checkpoint:

@@ -1,243 +1,245 @@
-"""The training loop: build a preset's components, train them epoch by epoch, keep the run
-directory. Read top to bottom: ``train`` sets up, ``_epochs`` runs them, ``run_epoch`` runs
-the steps of one.
+"""The training loop, one for a single run and a population: build what a preset names,
+train it epoch by epoch, keep the run directory. Read top to bottom: ``train`` sets up,
+``_epochs`` runs them, ``run_epoch`` runs the steps of one.
+
+What differs between a run and a population lives in a *trainee*:
+:class:`~ganzoo.engine.solo.Solo` (one model, torch's global RNG, one run directory;
+under torchrun, this process's share of each batch) or
+:class:`~ganzoo.engine.members.Members` (K stacked members, one RNG stream and one run
+directory each, a diverged member frozen). Everything else -- callbacks (one list per
+member), records, checkpoints on their cadence, evaluation, SIGINT, the resume hint -- is
+written once, here and in :mod:`~ganzoo.engine.recovery`.
 
 SIGINT or SIGTERM finishes the current step, saves a checkpoint and raises
-:class:`~ganzoo.core.errors.Interrupted` naming it and the command that resumes. Started by
-torchrun, every process trains its share of each batch in DDP; rank 0 alone writes.
+:class:`~ganzoo.core.errors.Interrupted` naming it and the command that resumes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from ..core.build import build, build_component
+from ..core.build import build_component
 from ..core.datasets import default_data_root
-from ..core.errors import CheckpointError, Diverged, TrainingError
-from ..core.interfaces import Callback, Preset, TrainSettings
+from ..core.errors import CheckpointError, ConfigError, Diverged
+from ..core.interfaces import Callback, Preset
 from . import checkpoint, distributed, environment
 from .batches import DeviceImages
 from .callbacks import N_FIXED, Callbacks, Training, fixed_noise, standard_callbacks
 from .devices import resolve_device
 from .interrupt import GracefulStop
+from .members import Members, plan_members
 from .options import RunOptions
 from .recovery import Recovery
 from .rundir import RunDir, default_run_dir, find_checkpoint, run_dir_of
-from .step import CudaGraphStep, TrainStep
+from .solo import Solo
+from .step import CudaGraphStep
+
+CallbackFactory = Callable[[], Sequence[Callback]]
+
+
+@dataclasses.dataclass(frozen=True)
+class PopulationPlan:
+    """Train ``size`` members (times each point of the ``sweep`` grid) instead of one run."""
+
+    size: int = 1
+    sweep: Mapping[str, Sequence] | None = None
 
 
 def train(preset: Preset, options: RunOptions | None = None,
-          callbacks: Sequence[Callback] | None = None) -> Path:
+          callbacks: CallbackFactory | None = None,
+          population: PopulationPlan | None = None) -> Path:
     """Train ``preset`` (or resume a run of it) and return the run directory.
 
-    ``callbacks`` default to :func:`~ganzoo.engine.callbacks.standard_callbacks`; the
-    preset's own callbacks run after them.
+    ``callbacks`` makes the callbacks of one run, called once per member of a population
+    (default: :func:`~ganzoo.engine.callbacks.standard_callbacks`); the preset's own
+    callbacks are built for each and run after them. ``population`` trains members
+    instead of one run; resuming a population's checkpoint continues its members.
     """
     options = options or RunOptions()
     device = resolve_device(options.device)
-    callbacks = standard_callbacks() if callbacks is None else list(callbacks)
     if not distributed.launched():
-        return _train(preset, options, device, distributed.SINGLE, callbacks)
+        return _train(preset, options, device, distributed.SINGLE, callbacks, population)
+    if population is not None:
+        raise ConfigError("a population trains in one process: start it without torchrun")
     world = distributed.join(device)
     try:
         if not world.is_main:  # rank 0 alone shows progress and writes files
             options = dataclasses.replace(options, quiet=True)
-        return _train(preset, options, distributed.rank_device(device, world), world, callbacks)
+        return _train(preset, options, distributed.rank_device(device, world), world,
+                      callbacks, None)
     finally:
         distributed.leave()
 
 
 def _train(preset: Preset, options: RunOptions, device: torch.device,
-           world: distributed.World, callbacks: list[Callback]) -> Path:
-    settings, main = preset.train, world.is_main
+           world: distributed.World, callbacks: CallbackFactory | None,
+           population: PopulationPlan | None) -> Path:
+    settings = preset.train
     data_root = Path(options.data_dir) if options.data_dir else default_data_root()
     say = (lambda msg: None) if options.quiet else (lambda msg: tqdm.write(msg, file=sys.stdout))
-    resumed = checkpoint.load_training(find_checkpoint(options.resume)) if options.resume else None
-    if resumed is not None and resumed.preset.name != preset.name:
-        raise CheckpointError(f"{resumed.path} is a run of preset {resumed.preset.name!r}, "
-                              f"not {preset.name!r}")
-
-    # models, optimisers and data, in the order that seeds them
-    torch.manual_seed(settings.seed)
-    parts = build(preset).to(device)
-    G, D = parts.generator, parts.discriminator
-    graphs = options.cuda_graphs and device.type == "cuda" and world.size == 1
-    eager = TrainStep.from_parts(parts, preset, options.precision, capturable=graphs)
-    images, labels = parts.dataset.load("train", data_root)
+    resumed = _resumed(preset, options, population)
+    if resumed is not None and resumed.members is not None:
+        trainee = Members(preset, options, device, resumed.members, say)
+    elif population is not None:
+        members = plan_members(preset, population.size, population.sweep)
+        trainee = Members(preset, options, device, members, say)
+    else:
+        trainee = Solo(preset, options, device, world)
+    images, labels = trainee.dataset.load("train", data_root)
     data = DeviceImages(images, labels, device, hflip=settings.hflip)
-    steps_per_epoch = data.steps_per_epoch(images_per_step(settings) * world.size)
-    extra = [build_component("callback", ref) for ref in preset.callbacks]
+    steps_per_epoch = data.steps_per_epoch(trainee.batch)
 
-    # the run directory: the resumed run's, or a new one
-    start_epoch, history = 0, []
+    start_epoch = 0
     if resumed is not None:
-        eager.restore(resumed)
-        run = RunDir(options.out or run_dir_of(resumed.path) or default_run_dir(preset))
+        trainee.restore(resumed)
         start_epoch = resumed.epoch
-        if main:
-            history = run.reopen(preset, resumed.path, start_epoch, settings.keep_checkpoints)
         where = f"epoch {start_epoch}" + (f", step {resumed.step}" if resumed.step else "")
         say(f"Resuming {preset.name} from {resumed.path} ({where})")
         if start_epoch >= settings.epochs:
             say(f"The run is already trained for {start_epoch} of {settings.epochs} epochs; "
                 "ask for more epochs to train longer.")
-    else:
-        run = RunDir(options.out or default_run_dir(preset))
-        if main:  # another rank fails at once in DDP's first broadcast if this raises
-            run.start(preset)
-    if world.size > 1:  # after a resume: DDP starts every rank from rank 0's weights
-        eager.call_g, eager.call_d = distributed.wrap(G, device), distributed.wrap(D, device)
-        eager.call_nets = {name: distributed.wrap(module, device)
-                           for name, module in eager.networks.items()}
-        eager.ranks = world.size
+    root = RunDir(options.out or (run_dir_of(resumed.path) if resumed else None)
+                  or default_run_dir(preset))
+    runs = trainee.open_runs(root, resumed, environment.describe(device, world.size))
+    trainee.start(device)
+    trainee.sync_shown()
+    recovery = Recovery(preset, options, root, trainee, world, device)
+    trainings, hooks = [], []
+    for mine, (run, history), shown in zip(trainee.presets, runs, trainee.shown(), strict=True):
+        training = Training(preset=mine, run_dir=run, device=device, generator=shown,
+                            dataset=trainee.dataset, data_root=data_root,
+                            real_images=images[:N_FIXED],
+                            fixed_noise=fixed_noise(shown, mine.train.seed).to(device),
+                            start_epoch=start_epoch, resumed=resumed is not None,
+                            history=history, say=say)
+        made = [*(callbacks or standard_callbacks)(),
+                *(build_component("callback", ref) for ref in mine.callbacks)]
+        trainings.append(training)
+        hooks.append(Callbacks(made if world.is_main else [], training, lambda: (
+            f"The newest checkpoint, {recovery.last_good()}, is intact; resume with: "
+            f"{recovery.resume_command()}")))
+    for h in hooks:
+        h.train_start()
+    say(f"{trainee.describe(steps_per_epoch, device)}; run directory: {root.root}")
+    _epochs(trainee, trainings, data, recovery, hooks, resumed, options.quiet)
 
-    recovery = Recovery(preset, options, run, eager, world, device)
-    training = Training(preset=preset, run_dir=run, device=device,
-                        generator=G if eager.ema is None else eager.ema, dataset=parts.dataset,
-                        data_root=data_root, real_images=images[:N_FIXED],
-                        fixed_noise=fixed_noise(G, settings.seed).to(device),
-                        start_epoch=start_epoch, resumed=resumed is not None, history=history,
-                        say=say)
-    hooks = Callbacks([*callbacks, *extra] if main else [], training, lambda: (
-        f"The newest checkpoint, {recovery.last_good()}, is intact; resume with: "
-        f"{recovery.resume_command()}"))
-    if main:
-        run.record_environment(environment.describe(device, world.size))
-    hooks.train_start()
-    critic = f", {settings.n_critic} D updates per G update" if settings.n_critic > 1 else ""
-    ranks = f" x {world.size} processes" if world.size > 1 else ""
-    say(f"Training {preset.name} on {device}{ranks} for {settings.epochs} epochs "
-        f"({steps_per_epoch} steps of {images_per_step(settings) * world.size} images{critic}); "
-        f"run directory: {run.root}")
-    step = CudaGraphStep(eager) if graphs else eager
-    _epochs(training, step, data, recovery, hooks, resumed, world, options.quiet)
-
-    if main:
-        try:
-            checkpoint.export_generator(run.generator, preset=preset,
-                                        epoch=max(settings.epochs, start_epoch), generator=G,
-                                        ema=eager.ema)
-        except OSError as exc:
-            raise TrainingError(f"could not write {run.generator}: {exc.strerror or exc}; the "
-                                f"training checkpoints in {run.checkpoints} hold the generator "
-                                "too") from None
-    hooks.train_end()
-    say(f"Done. Samples, metrics and checkpoints are in {run.root}")
-    return run.root
+    if world.is_main:
+        trainee.export([t.run_dir for t in trainings], max(settings.epochs, start_epoch))
+    for h in hooks:
+        h.train_end()
+    if isinstance(trainee, Members) and trainee.frozen:
+        say("Frozen (diverged): " + "; ".join(f"member {i}: {why}"
+                                               for i, why in sorted(trainee.frozen.items())))
+    say(f"Done. Samples, metrics and checkpoints are in {root.root}")
+    return root.root
 
 
-def _epochs(training: Training, step: TrainStep | CudaGraphStep, data: DeviceImages,
-            recovery: Recovery, hooks: Callbacks, resumed: checkpoint.Checkpoint | None,
-            world: distributed.World, quiet: bool) -> None:
-    """Every epoch from ``training.start_epoch``: its steps, its record and callbacks, its
+def _resumed(preset: Preset, options: RunOptions, population: PopulationPlan | None
+             ) -> checkpoint.Checkpoint | None:
+    """The checkpoint a resumed run continues from, checked against what is asked."""
+    if not options.resume:
+        return None
+    resumed = checkpoint.load_training(find_checkpoint(options.resume))
+    if resumed.preset.name != preset.name:
+        raise CheckpointError(f"{resumed.path} is a run of preset {resumed.preset.name!r}, "
+                              f"not {preset.name!r}")
+    if population is not None and resumed.members is None:
+        raise CheckpointError(f"{resumed.path} is a single run's checkpoint; resume it "
+                              "without --population")
+    return resumed
+
+
+def _epochs(trainee, trainings: list[Training], data: DeviceImages, recovery: Recovery,
+            hooks: list[Callbacks], resumed: checkpoint.Checkpoint | None, quiet: bool) -> None:
+    """Every epoch from the start: its steps, each member's record and callbacks, its
     checkpoint; a divergence rolls back when the options say so."""
-    settings, history, run = training.preset.train, training.history, training.run_dir
-    epoch = start_epoch = training.start_epoch
-    with GracefulStop(repeat_grace_s=5.0 if world.size > 1 else 0.0) as stop:
+    settings = trainee.preset.train
+    epoch = start_epoch = trainings[0].start_epoch
+    with GracefulStop(repeat_grace_s=5.0 if recovery.world.size > 1 else 0.0) as stop:
         while epoch < settings.epochs:
             within = resumed if resumed is not None and epoch == start_epoch else None
-            if recovery.step.start_epoch(epoch, settings.epochs) and isinstance(step,
-                                                                            CudaGraphStep):
-                step = CudaGraphStep(step.step)  # a captured graph holds the old rates
+            if trainee.step.schedule_rates(epoch, settings.epochs):
+                _recapture(trainee)  # a captured graph holds the old rates
             try:
-                record = run_epoch(epoch, settings, step, data, recovery, stop, within, world,
-                                   quiet)
-                training.say(f"Epoch [{epoch}/{settings.epochs}] Loss D: {record['loss_d']:.4f}"
-                             f", loss G: {record['loss_g']:.4f} | "
-                             f"{record['samples_per_s']:,.0f} samples/s")
-                history.append(record)
-                hooks.epoch_end(record)
+                records = run_epoch(epoch, trainee, data, recovery, stop, within, quiet)
+                trainee.sync_shown()
+                trainings[0].say(trainee.summary(epoch, records))
+                for training, h, record in zip(trainings, hooks, records, strict=True):
+                    training.history.append(record)
+                    h.epoch_end(record)
                 saved = recovery.save(epoch + 1)
-                hooks.checkpoint_saved(saved, epoch)
+                for h in hooks:
+                    h.checkpoint_saved(saved, epoch)
             except Diverged as exc:
                 resumed = recovery.roll_back(exc)
-                if isinstance(step, CudaGraphStep):  # the captured graph holds the old lr
-                    step = CudaGraphStep(step.step)
+                _recapture(trainee)  # the captured graph holds the old rates
                 start_epoch = epoch = resumed.epoch
-                history[:] = run.records(before_epoch=epoch)
-                if world.is_main:
-                    run.rewrite_records(history)
+                if recovery.world.is_main:
+                    for training in trainings:
+                        training.history[:] = training.run_dir.records(before_epoch=epoch)
+                        training.run_dir.rewrite_records(training.history)
                 continue
-            if stop.requested and not training.is_last(epoch):
+            if stop.requested and not trainings[0].is_last(epoch):
                 raise recovery.interrupted(stop, saved)
             epoch += 1
 
 
-def run_epoch(epoch: int, settings: TrainSettings, step: TrainStep | CudaGraphStep,
-              data: DeviceImages, recovery: Recovery, stop: GracefulStop,
-              resumed: checkpoint.Checkpoint | None, world: distributed.World,
-              quiet: bool = False) -> dict:
+def _recapture(trainee) -> None:
+    if isinstance(trainee.replay, CudaGraphStep):
+        trainee.replay.recapture()
+
+
+def run_epoch(epoch: int, trainee, data: DeviceImages, recovery: Recovery, stop: GracefulStop,
+              resumed: checkpoint.Checkpoint | None, quiet: bool = False) -> list[dict]:
     """The steps of one epoch (from where ``resumed`` stopped inside it, if given), with
-    checkpoints inside it on the options' cadence or on a signal; returns its record."""
-    per_rank = images_per_step(settings)
-    batch_size = per_rank * world.size  # the global batch
-    steps = data.steps_per_epoch(batch_size)
-    start, total, elapsed = 0, torch.zeros(2, device=data.device), 0.0
+    checkpoints inside it on the options' cadence or on a signal; returns its records (one,
+    or one per member)."""
+    settings, batch, rng = trainee.preset.train, trainee.batch, trainee.rng
+    steps = data.steps_per_epoch(batch)
+    start, total, elapsed = 0, torch.zeros(trainee.loss_shape, device=data.device), 0.0
     if resumed is not None and resumed.step:
         # redraw this epoch's order from the RNG state at its start, then continue
-        epoch_rng = resumed.section("epoch_rng")
-        current = checkpoint.rng_states()
-        checkpoint.set_rng_states(epoch_rng)
-        order = data.order()
-        checkpoint.set_rng_states(current)
-        # a run saved with another number of processes: continue at the same image
-        start = resumed.step * int(resumed.metadata.get("world_size", "1")) // world.size
-        total += resumed.tensors["epoch_loss_sum"].to(data.device)
-        elapsed = float(resumed.metadata["elapsed"])
+        epoch_rng = rng.unflatten(resumed.epoch_rng)
+        orders = rng.redraw(epoch_rng, data.order)
+        start, elapsed = trainee.start_step(resumed), resumed.elapsed
+        total += resumed.epoch_loss_sum.to(data.device)
     else:
-        epoch_rng = checkpoint.rng_states()
-        order = data.order()
-    bar = tqdm(total=steps * batch_size, initial=start * batch_size, unit="img",
-               unit_scale=True, leave=False, desc=f"epoch {epoch}/{settings.epochs}",
+        epoch_rng = rng.snapshot()
+        orders = rng.draw(data.order)
+    bar = tqdm(total=steps * batch, initial=start * batch, unit="img", unit_scale=True,
+               leave=False, desc=f"epoch {epoch}/{settings.epochs}",
                disable=True if quiet else None, file=sys.stderr)
     began, shown = time.perf_counter(), start
-    G, mine = recovery.step.generator, slice(world.rank * per_rank, (world.rank + 1) * per_rank)
-    for i, (real, labels) in enumerate(data.batches(order, per_rank, start, world.rank,
-                                                    world.size), start):
-        # noise for the global batch, of which this rank takes its rows: every rank's RNG
-        # stays in step, and N ranks train on what one process with N batches would
-        noise = G.sample_noise(batch_size, data.device)[mine]
-        losses = step(real, labels, noise)
+    for i, (real, labels) in enumerate(trainee.batches(data, orders, start), start):
+        losses = trainee.replay(real, labels, trainee.noise(data.device))
         total += losses
         done = i + 1
         at_log = done % settings.log_every == 0 or done == steps
         if at_log:
-            # the only host sync, every log_every steps; the mean over ranks in DDP
-            loss_d, loss_g = distributed.mean_over_ranks(losses, world).tolist()
-            if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
-                raise Diverged(f"training diverged at epoch {epoch}, step {i}: loss D "
-                               f"{loss_d}, loss G {loss_g}. Last good checkpoint: "
-                               f"{recovery.last_good()}")
-            bar.set_postfix_str(f"loss D {loss_d:.3f} G {loss_g:.3f}", refresh=False)
-            bar.update((done - shown) * batch_size)
+            text = trainee.check_losses(losses, total, epoch, i, recovery.last_good)
+            if text:
+                bar.set_postfix_str(text, refresh=False)
+            bar.update((done - shown) * batch)
             shown = done
         stop_now, save_now = recovery.stop_or_save(stop, done, at_log)
         if done < steps and (stop_now or save_now):
-            saved = recovery.save(epoch, done, epoch_start_rng=epoch_rng,
-                                  loss_sum=distributed.mean_over_ranks(total, world),
-                                  elapsed=elapsed + time.perf_counter() - began)
+            inside = checkpoint.InEpoch(done, rng.flatten(epoch_rng),
+                                        trainee.mean_over_ranks(total),
+                                        elapsed + time.perf_counter() - began)
+            saved = recovery.save(epoch, inside)
             if stop_now:
                 bar.close()
                 raise recovery.interrupted(stop, saved)
     elapsed += time.perf_counter() - began
     bar.close()
-    mean_d, mean_g = (distributed.mean_over_ranks(total, world) / steps).tolist()
-    return {"epoch": epoch, "steps": steps, "loss_d": mean_d, "loss_g": mean_g,
-            "samples_per_s": steps * batch_size / elapsed, "time_s": elapsed,
-            **{f"state_{name}": value.item() for name, value in recovery.step.state.items()
-               if value.numel() == 1},
-            **{f"lr_{side}": recovery.step.optimizer(side).param_groups[0]["lr"]
-               for side in recovery.step.schedules}}
-
-
-def images_per_step(settings: TrainSettings) -> int:
-    """Real images one step consumes: a batch for each of its ``n_critic`` D updates."""
-    return settings.batch_size * settings.n_critic
+    trainee.check_weights(epoch, 0, recovery.last_good)
+    record = {"epoch": epoch, "steps": steps, "samples_per_s": steps * batch / elapsed,
+              "time_s": elapsed}
+    return trainee.records(record, trainee.mean_over_ranks(total) / steps)

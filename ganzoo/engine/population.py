@@ -18,8 +18,7 @@ without a copy (on a 2-core CPU the copies cost a quarter of a step).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -28,12 +27,10 @@ from torch.func import functional_call, stack_module_state, vmap
 from ..core.build import build_optimizer
 from ..core.errors import ConfigError
 from ..core.interfaces import DOutput, Objective
-from . import checkpoint
 from .context import StepContext
 from .optim import adam
+from .rng import MemberRNG
 from .step import TrainStep
-
-T = TypeVar("T")
 
 
 def _stored(stacked: Tensor) -> Tensor:
@@ -115,27 +112,6 @@ class StackedModule(nn.Module):
                                        f"vs {tuple(t.shape)}")
                 t.copy_(state_dict[n])
         return None
-
-
-class MemberRNG:
-    """Each member's own stream of torch's global RNG, switched in around its draws."""
-
-    def __init__(self, states: list[dict[str, torch.Tensor]]) -> None:
-        self.states = states
-
-    def each(self, fn: Callable[[int], T]) -> list[T]:
-        """``fn(i)`` for every member i, each drawing from its own stream; the global RNG
-        is left as it was (saved and restored once, not per member)."""
-        outside = checkpoint.rng_states()
-        try:
-            results = []
-            for i, state in enumerate(self.states):
-                checkpoint.set_rng_states(state)
-                results.append(fn(i))
-                self.states[i] = checkpoint.rng_states()
-            return results
-        finally:
-            checkpoint.set_rng_states(outside)
 
 
 def per_member(fn, in_dims: tuple, args: tuple, vectorised: bool = True,
@@ -221,6 +197,12 @@ class PopulationStep(TrainStep):
         self.vectorised, self.rng = False, rng
         for net in (self.generator, self.discriminator, *self.networks.values()):
             net.vectorised, net.rng = False, rng
+
+    def member_lr(self, side: str, i: int) -> float:
+        """Member ``i``'s learning rate on ``side``: its own group's where the members'
+        rates differ (:class:`PerMember`), else the one group's."""
+        groups = self.optimizer(side).param_groups
+        return groups[i if isinstance(self.optimizer(side), PerMember) else 0]["lr"]
 
     def freeze(self, i: int) -> None:
         """Keep member ``i`` as it is now: every later step puts its weights back."""

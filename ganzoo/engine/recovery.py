@@ -22,31 +22,32 @@ MAX_ROLLBACKS = 5  # on_nan="rollback" gives up after this many in one run
 
 
 class Recovery:
-    """Writes checkpoints on their cadence and decides what a failure or a signal does."""
+    """Writes checkpoints on their cadence and decides what a failure or a signal does.
+    ``trainee`` is what the loop trains (:class:`~ganzoo.engine.solo.Solo` or
+    :class:`~ganzoo.engine.members.Members`): it checks the weights before a save and adds
+    what its checkpoints hold beyond the step's."""
 
-    def __init__(self, preset: Preset, options: RunOptions, run: RunDir, step: TrainStep,
+    def __init__(self, preset: Preset, options: RunOptions, run: RunDir, trainee,
                  world: distributed.World, device: torch.device) -> None:
-        self.preset, self.options, self.run, self.step = preset, options, run, step
+        self.preset, self.options, self.run, self.trainee = preset, options, run, trainee
+        self.step: TrainStep = trainee.step
         self.world, self.device = world, device
         self.last_save = time.monotonic()
         self.rollbacks = 0
 
-    def save(self, epoch: int, step: int = 0, **epoch_state) -> Path:
-        """Write a checkpoint (rank 0 only; every rank checks its weights first)."""
-        path = self.run.checkpoint_path(epoch, step)
-        s = self.step
-        for name, module in (("generator", s.generator), ("discriminator", s.discriminator),
-                             *s.networks.items()):
-            if not all(torch.isfinite(p).all() for p in module.parameters()):
-                raise Diverged(
-                    f"the {name}'s weights became NaN or infinite by epoch {epoch}, step "
-                    f"{step}; not saving them. Last good checkpoint: {self.last_good()}")
+    def save(self, epoch: int, inside: checkpoint.InEpoch | None = None) -> Path:
+        """Write a checkpoint, ``epoch`` epochs done and, ``inside`` one, its steps into the
+        next (rank 0 only; every rank checks its weights first)."""
+        path = self.run.checkpoint_path(epoch, inside.step if inside else 0)
+        self.trainee.check_weights(epoch, inside.step if inside else 0, self.last_good)
         if not self.world.is_main:
             return path
+        tensors, metadata = self.trainee.checkpoint_extras()
         try:
-            checkpoint.save_training(path, preset=self.preset, epoch=epoch, step=step,
-                                     world_size=self.world.size, **s.checkpointed(),
-                                     **epoch_state)
+            checkpoint.save_training(path, preset=self.preset, epoch=epoch,
+                                     parts=self.step.checkpointed(), inside=inside,
+                                     world_size=self.world.size, extra_tensors=tensors,
+                                     extra_metadata=metadata)
         except OSError as exc:
             problem = (f"could not write checkpoint {path}: {exc.strerror or exc}; the newest "
                        f"saved one, {self.last_good()}, is intact")

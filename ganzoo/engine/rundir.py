@@ -4,6 +4,10 @@
 ``environment.json`` (what trained it: versions, device, git commit; one entry per start or
 resume), ``samples/*.png``, ``loss.png``, ``checkpoints/epoch-NNNN[-step-SSSSSS].safetensors`` (the
 last few) and ``generator.safetensors`` (the generator alone, written at the end).
+
+A population's run directory holds ``population.json`` (its members and their seeds),
+``checkpoints/`` (every tensor with a leading member axis) and one ordinary run directory
+per member in ``members/member-NN/``, so that everything that reads a run reads a member.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from ..core.interfaces import Preset
 
 CHECKPOINT_NAME = re.compile(r"epoch-(\d+)(?:-step-(\d+))?\.safetensors")
 GENERATOR_FILE = "generator.safetensors"
+POPULATION_FILE = "population.json"
+MEMBERS = "members"
 
 
 def checkpoints_in(run_dir: Path) -> list[Path]:
@@ -45,6 +51,35 @@ def run_dir_of(ckpt_path: Path) -> Path | None:
     """The run directory a checkpoint file sits in, if it sits in one."""
     parent = Path(ckpt_path).resolve().parent
     return parent.parent if parent.name == "checkpoints" else None
+
+
+def member_dir(root: Path, i: int) -> Path:
+    """Member ``i``'s run directory inside the population run ``root``."""
+    return Path(root) / MEMBERS / f"member-{i:02d}"
+
+
+def read_population(root: Path) -> dict | None:
+    """``population.json`` of a population run directory; None for any other path."""
+    path = Path(root) / POPULATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise ConfigError(f"{path} is damaged ({exc})") from None
+
+
+def population_of_member(root: Path) -> Path | None:
+    """The population run whose member ``root`` is (its checkpoints are there); else None."""
+    parent = Path(root).resolve().parent
+    return parent.parent if parent.name == MEMBERS and read_population(parent.parent) else None
+
+
+def is_population_run(path: Path) -> bool:
+    """Whether ``path`` (a run directory or a checkpoint in one) is a population's."""
+    path = Path(path)
+    root = path if path.is_dir() else run_dir_of(path)
+    return root is not None and read_population(root) is not None
 
 
 def default_run_dir(preset: Preset) -> Path:
@@ -96,6 +131,10 @@ class RunDir:
         history = self.records(before_epoch=epoch)
         self.rewrite_records(history)
         return history
+
+    def write_population(self, preset: Preset, members: list[dict]) -> None:
+        text = json.dumps({"preset": preset.name, "members": members}, indent=2) + "\n"
+        atomic_write_bytes(self.root / POPULATION_FILE, text.encode())
 
     def record_environment(self, env: dict) -> None:
         """Add this start's (or resume's) environment to ``environment.json``."""

@@ -133,10 +133,17 @@ class TrainStep:
                           networks=parts.networks, state=parts.state,
                           schedules=parts.schedules)
 
+    def distribute(self, wrap, ranks: int) -> None:
+        """Train as one of ``ranks`` processes: the first forward pass of each update goes
+        through ``wrap(module)`` (DDP, which averages gradients over the ranks)."""
+        self.call_g, self.call_d = wrap(self.generator), wrap(self.discriminator)
+        self.call_nets = {name: wrap(module) for name, module in self.networks.items()}
+        self.ranks = ranks
+
     def optimizer(self, side: str) -> torch.optim.Optimizer:
         return self.opt_g if side == "g" else self.opt_d
 
-    def start_epoch(self, epoch: int, epochs: int) -> bool:
+    def schedule_rates(self, epoch: int, epochs: int) -> bool:
         """Set the scheduled learning rates for ``epoch``; True when one changed."""
         changed = False
         for side, schedule in self.schedules.items():
@@ -165,7 +172,7 @@ class TrainStep:
     def restore(self, ckpt: checkpoint.Checkpoint) -> None:
         """Load a training checkpoint into the models, optimisers, networks and state."""
         checkpoint.restore_training(ckpt, **self._live())
-        self.steps = int(ckpt.metadata.get("updates", "0"))
+        self.steps = ckpt.updates
 
     def _live(self) -> dict:
         return {"generator": self.generator, "discriminator": self.discriminator,
@@ -259,9 +266,11 @@ class CudaGraphStep:
 
     The first ``warmup`` calls run eagerly on a side stream (as capture requires); the next
     call captures the step and replays it; every later call copies the batch and fresh noise
-    into static buffers and replays, with no host sync. Every batch is trained on exactly
-    once. The optimisers must be capturable (``TrainStep.create(..., capturable=True)``).
-    If capture fails, the step warns once and stays eager.
+    into static buffers and replays, with no host sync. It captures whatever step it wraps
+    (a run's or a population's) and knows nothing of their shapes; :meth:`recapture` is the
+    one way to capture again after a change the graph would not replay. Every batch is
+    trained on exactly once. The optimisers must be capturable (``TrainStep.create(...,
+    capturable=True)``). If capture fails, the step warns once and stays eager.
     """
 
     def __init__(self, step: TrainStep, warmup: int = 3) -> None:
@@ -272,14 +281,9 @@ class CudaGraphStep:
         self.eager = False
         self._stream: torch.cuda.Stream | None = None
 
-    def __call__(self, real: Tensor, labels: Tensor | None = None,
-                 noise: Tensor | None = None) -> Tensor:
-        G = self.step.generator
-        if noise is None:
-            noise = G.sample_noise(real.shape[0], real.device)
-        if labels is None:  # a fixed stand-in keeps the captured inputs the same
-            lead = real.shape[:real.ndim - len(G.out_shape)]  # [B], or [K, B] for a population
-            labels = torch.zeros(lead, dtype=torch.long, device=real.device)
+    def __call__(self, real: Tensor, labels: Tensor, noise: Tensor) -> Tensor:
+        """Train on one batch: its images, labels (a captured graph holds no None: pass the
+        batch's labels even for an unconditional model) and noise."""
         inputs = (real, labels, noise)
         self.calls += 1
         if self.eager:

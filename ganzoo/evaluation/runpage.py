@@ -26,8 +26,13 @@ from ..core.fileio import atomic_write_bytes
 from ..core.interfaces import Preset
 from ..core.presetfile import preset_to_toml
 from ..core.version import __version__
-from ..engine.population_loop import member_dir, population_of_member, read_population
-from ..engine.rundir import RunDir, checkpoints_in
+from ..engine.rundir import (
+    RunDir,
+    checkpoints_in,
+    member_dir,
+    population_of_member,
+    read_population,
+)
 
 SECTIONS = ("runs", "config", "environment", "losses", "quality", "throughput", "samples",
             "checkpoints")
