@@ -8,7 +8,7 @@ epochs: ``python -m ganzoo train vanilla-mnist`` and the tutorial's script
 time-stamped as it arrives; an epoch's time is the gap between two consecutive lines, so it
 holds everything the program does per epoch (its data pipeline, its steps, ganzoo's
 checkpoint and records) and none of the start-up. Prints each epoch, then the medians and
-their ratio, and writes epochs.json.
+their ratio, and writes benchmarks/epochs.json (git-ignored).
 
 ``--population K`` runs ``ganzoo train vanilla-mnist --population K`` in the tutorial's
 place: the ratio is then the population's aggregate samples/s (K members' images an epoch)
@@ -52,7 +52,7 @@ def main() -> None:
                         help="a data root holding MNIST/raw (default: ganzoo's)")
     parser.add_argument("--epochs", type=int, default=3, help="per run; epochs - 1 are timed")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--json", default="epochs.json")
+    parser.add_argument("--json", default=str(HERE / "epochs.json"))
     parser.add_argument("--population", type=int, default=0, metavar="K",
                         help="compare with a population of K instead of the tutorial")
     args = parser.parse_args()

@@ -85,25 +85,17 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
     data_root = Path(options.data_dir) if options.data_dir else default_data_root()
     say = (lambda msg: None) if options.quiet else (lambda msg: tqdm.write(msg, file=sys.stdout))
     resumed = _resumed(preset, options, population)
-    if resumed is not None and resumed.members is not None:
-        trainee = Members(preset, options, device, resumed.members, say)
-    elif population is not None:
-        members = plan_members(preset, population.size, population.sweep)
-        trainee = Members(preset, options, device, members, say)
-    else:
-        trainee = Solo(preset, options, device, world)
+    trainee = _trainee(preset, options, device, world, resumed, population, say)
     images, labels = trainee.dataset.load("train", data_root)
     data = DeviceImages(images, labels, device, hflip=settings.hflip)
     steps_per_epoch = data.steps_per_epoch(trainee.batch)
 
-    start_epoch = 0
     if resumed is not None:
         trainee.restore(resumed)
-        start_epoch = resumed.epoch
-        where = f"epoch {start_epoch}" + (f", step {resumed.step}" if resumed.step else "")
+        where = f"epoch {resumed.epoch}" + (f", step {resumed.step}" if resumed.step else "")
         say(f"Resuming {preset.name} from {resumed.path} ({where})")
-        if start_epoch >= settings.epochs:
-            say(f"The run is already trained for {start_epoch} of {settings.epochs} epochs; "
+        if resumed.epoch >= settings.epochs:
+            say(f"The run is already trained for {resumed.epoch} of {settings.epochs} epochs; "
                 "ask for more epochs to train longer.")
     root = RunDir(options.out or (run_dir_of(resumed.path) if resumed else None)
                   or default_run_dir(preset))
@@ -111,27 +103,23 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
     trainee.start(device)
     trainee.sync_shown()
     recovery = Recovery(preset, options, root, trainee, world, device)
-    trainings, hooks = [], []
-    for mine, (run, history), shown in zip(trainee.presets, runs, trainee.shown(), strict=True):
-        training = Training(preset=mine, run_dir=run, device=device, generator=shown,
-                            dataset=trainee.dataset, data_root=data_root,
-                            real_images=images[:N_FIXED],
-                            fixed_noise=fixed_noise(shown, mine.train.seed).to(device),
-                            start_epoch=start_epoch, resumed=resumed is not None,
-                            history=history, say=say)
-        made = [*(callbacks or standard_callbacks)(),
-                *(build_component("callback", ref) for ref in mine.callbacks)]
-        trainings.append(training)
-        hooks.append(Callbacks(made if world.is_main else [], training, lambda: (
-            f"The newest checkpoint, {recovery.last_good()}, is intact; resume with: "
-            f"{recovery.resume_command()}")))
+    trainings = [Training(preset=mine, run_dir=run, device=device, generator=shown,
+                          dataset=trainee.dataset, data_root=data_root,
+                          real_images=images[:N_FIXED],
+                          fixed_noise=fixed_noise(shown, mine.train.seed).to(device),
+                          start_epoch=resumed.epoch if resumed else 0,
+                          resumed=resumed is not None, history=history, say=say)
+                 for mine, (run, history), shown in zip(trainee.presets, runs, trainee.shown(),
+                                                        strict=True)]
+    hooks = [_callbacks(training, callbacks, recovery) for training in trainings]
     for h in hooks:
         h.train_start()
     say(f"{trainee.describe(steps_per_epoch, device)}; run directory: {root.root}")
     _epochs(trainee, trainings, data, recovery, hooks, resumed, options.quiet)
 
     if world.is_main:
-        trainee.export([t.run_dir for t in trainings], max(settings.epochs, start_epoch))
+        trainee.export([t.run_dir for t in trainings],
+                       max(settings.epochs, trainings[0].start_epoch))
     for h in hooks:
         h.train_end()
     if isinstance(trainee, Members) and trainee.frozen:
@@ -139,6 +127,29 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
                                                for i, why in sorted(trainee.frozen.items())))
     say(f"Done. Samples, metrics and checkpoints are in {root.root}")
     return root.root
+
+
+def _trainee(preset: Preset, options: RunOptions, device: torch.device,
+             world: distributed.World, resumed: checkpoint.Checkpoint | None,
+             population: PopulationPlan | None, say) -> Solo | Members:
+    """What this run trains: one model, or the members a population plans (or resumes)."""
+    if resumed is not None and resumed.members is not None:
+        return Members(preset, options, device, resumed.members, say)
+    if population is not None:
+        members = plan_members(preset, population.size, population.sweep)
+        return Members(preset, options, device, members, say)
+    return Solo(preset, options, device, world)
+
+
+def _callbacks(training: Training, made: CallbackFactory | None,
+               recovery: Recovery) -> Callbacks:
+    """One run's (or member's) callbacks: ``made``'s, then the preset's own, built for it;
+    none on a rank other than 0."""
+    chosen = [*(made or standard_callbacks)(),
+              *(build_component("callback", ref) for ref in training.preset.callbacks)]
+    return Callbacks(chosen if recovery.world.is_main else [], training, lambda: (
+        f"The newest checkpoint, {recovery.last_good()}, is intact; resume with: "
+        f"{recovery.resume_command()}"))
 
 
 def _resumed(preset: Preset, options: RunOptions, population: PopulationPlan | None

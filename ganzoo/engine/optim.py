@@ -3,8 +3,8 @@
 ``torch.optim.Adam(fused=True).step()`` spends about as long in Python (a profiler scope and
 hook lookups around every step, grouping tensors by device and dtype, per-parameter state
 lookups) as its kernel needs on a small model's weights, and on the CPU it spends four ops
-on counting each parameter's step; on a 2-core CPU that is about 10 % of a vanilla-mnist
-step. :class:`LeanAdam` is that same optimiser (same state, same ``state_dict``, same results
+on counting each parameter's step (benchmarks/RESULTS.md has the measurements).
+:class:`LeanAdam` is that same optimiser (same state, same ``state_dict``, same results
 bit for bit) whose later steps call the kernel directly on tensor lists gathered once and
 count every step in one op.
 """

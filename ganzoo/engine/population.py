@@ -13,7 +13,7 @@ tensor whose slice each member's losses and hooks read (:func:`member_numbers`).
 
 A matrix is stored transposed (``[K, in, out]``) and handed to the module as a transposed
 view: a batched matmul's weight gradient comes out in that layout, so autograd keeps it
-without a copy (on a 2-core CPU the copies cost a quarter of a step).
+without a copy (a copy per weight per step is a large share of a small model's step).
 """
 
 from __future__ import annotations
