@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,48 @@ def resolve(preset: str | Path | Preset, resume: Path | str | None = None,
     return resolved
 
 
+def _split_callbacks(callbacks: Sequence[Any]) -> tuple[list, list]:
+    """(Callback objects and classes, registered names) of ``callbacks``."""
+    def own(c) -> bool:  # an object, or a class built for each run
+        return isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
+
+    named = [c for c in callbacks if not own(c)]
+    for c in named:
+        if not isinstance(c, (str, Mapping, ComponentRef)):
+            raise ConfigError(f"callbacks: expected ganzoo.Callback objects or registered "
+                              f"names, got {c!r}")
+    return [c for c in callbacks if own(c)], named
+
+
+def _callback_factory(own: list, eval_every: int) -> Callable[[], list[Callback]]:
+    """What makes one run's callbacks (once per member): the built-in ones, then ``own``
+    (an object shared, a class built anew each time)."""
+    for c in own:  # a class that cannot be built fails now, before any training
+        if isinstance(c, type):
+            c()
+
+    def made() -> list[Callback]:
+        return [*([EvaluateEvery(eval_every)] if eval_every else []), *standard_callbacks(),
+                ReportPage(), *(c() if isinstance(c, type) else c for c in own)]
+
+    return made
+
+
+def _run_options(*, out, resume, device, quiet, data_dir, precision, cuda_graphs,
+                 checkpoint_every, on_nan, on_save_error) -> RunOptions:
+    """The engine's options from ``train``'s keywords, each checked."""
+    every_steps, every_s = parse_cadence(checkpoint_every)
+    return RunOptions(device=device, out=Path(out) if out else None,
+                      data_dir=Path(data_dir) if data_dir else None,
+                      resume=Path(resume) if resume else None,
+                      precision=_choice("precision", precision, PRECISIONS),
+                      cuda_graphs=cuda_graphs, quiet=quiet,
+                      checkpoint_every_steps=every_steps, checkpoint_every_s=every_s,
+                      on_save_error=_choice("on_save_error", on_save_error,
+                                            ("stop", "continue")),
+                      on_nan=_choice("on_nan", on_nan, ("stop", "rollback")))
+
+
 def train(preset: str | Path | Preset, *, out: Path | str | None = None,
           resume: Path | str | None = None, device: str | None = None,
           callbacks: Sequence[Callback] = (), quiet: bool = False,
@@ -112,35 +154,13 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
     as ``"loss.<kwarg>"``), K seeds each; resuming a population run continues all its
     members.
     """
-    def own(c) -> bool:  # an object, or a class built for each run
-        return isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
-
-    objects = [c for c in callbacks if own(c)]
-    named = [c for c in callbacks if not own(c)]
-    for c in named:
-        if not isinstance(c, (str, Mapping, ComponentRef)):
-            raise ConfigError(f"callbacks: expected ganzoo.Callback objects or registered "
-                              f"names, got {c!r}")
+    own, named = _split_callbacks(callbacks)
     resolved = resolve(preset, resume, named, **overrides)
-    every_steps, every_s = parse_cadence(checkpoint_every)
-    options = RunOptions(device=device, out=Path(out) if out else None,
-                         data_dir=Path(data_dir) if data_dir else None,
-                         resume=Path(resume) if resume else None,
-                         precision=_choice("precision", precision, PRECISIONS),
-                         cuda_graphs=cuda_graphs, quiet=quiet,
-                         checkpoint_every_steps=every_steps, checkpoint_every_s=every_s,
-                         on_save_error=_choice("on_save_error", on_save_error,
-                                               ("stop", "continue")),
-                         on_nan=_choice("on_nan", on_nan, ("stop", "rollback")))
-    every = resolved.train.eval_every
-    for c in objects:  # a class that cannot be built fails now, before any training
-        if isinstance(c, type):
-            c()
-
-    def made() -> list[Callback]:  # one list per member: each its own records, grids, page
-        return [*([EvaluateEvery(every)] if every else []), *standard_callbacks(),
-                ReportPage(), *(c() if isinstance(c, type) else c for c in objects)]
-
+    options = _run_options(out=out, resume=resume, device=device, quiet=quiet,
+                           data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
+                           checkpoint_every=checkpoint_every, on_nan=on_nan,
+                           on_save_error=on_save_error)
+    made = _callback_factory(own, resolved.train.eval_every)
     plan = None
     if sweep or population is not None:
         plan = PopulationPlan(population if population is not None else 1, sweep)

@@ -288,16 +288,23 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
             else:
                 peaks = {p: published_peak(device, p) for p in kinds}
             rows = [_result(r, device, batch, peaks[r.precision]) for r in runners]
-            if baseline:
-                for row in rows[1:]:
-                    row.vs_tutorial = row.samples_per_s / rows[0].samples_per_s
-            solo = next((r for r in rows if r.impl.startswith("ganzoo")
-                         and r.precision == "fp32"), None)
-            for row, k in zip(rows[len(rows) - len(populations):], populations, strict=True):
-                row.members = k
-                row.vs_solo = solo and row.samples_per_s / solo.samples_per_s
-            results.extend(rows)
+            results.extend(_compared(rows, baseline, populations))
     return results
+
+
+def _compared(rows: list[BenchResult], baseline: bool, populations: Sequence[int]
+              ) -> list[BenchResult]:
+    """``rows`` with their ratios: each to the tutorial's (the first row, when measured),
+    each population's (the last rows) to ganzoo's fp32 solo step."""
+    if baseline:
+        for row in rows[1:]:
+            row.vs_tutorial = row.samples_per_s / rows[0].samples_per_s
+    solo = next((r for r in rows if r.impl.startswith("ganzoo") and r.precision == "fp32"),
+                None)
+    for row, k in zip(rows[len(rows) - len(populations):], populations, strict=True):
+        row.members = k
+        row.vs_solo = solo and row.samples_per_s / solo.samples_per_s
+    return rows
 
 
 def covering(images: torch.Tensor, labels: torch.Tensor,

@@ -39,7 +39,7 @@ from .options import RunOptions
 from .recovery import Recovery
 from .rundir import RunDir, default_run_dir, find_checkpoint, run_dir_of
 from .solo import Solo
-from .step import CudaGraphStep
+from .step import recapture
 
 CallbackFactory = Callable[[], Sequence[Callback]]
 
@@ -122,9 +122,8 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
                        max(settings.epochs, trainings[0].start_epoch))
     for h in hooks:
         h.train_end()
-    if isinstance(trainee, Members) and trainee.frozen:
-        say("Frozen (diverged): " + "; ".join(f"member {i}: {why}"
-                                               for i, why in sorted(trainee.frozen.items())))
+    if (last := trainee.farewell()) is not None:
+        say(last)
     say(f"Done. Samples, metrics and checkpoints are in {root.root}")
     return root.root
 
@@ -177,7 +176,7 @@ def _epochs(trainee, trainings: list[Training], data: DeviceImages, recovery: Re
         while epoch < settings.epochs:
             within = resumed if resumed is not None and epoch == start_epoch else None
             if trainee.step.schedule_rates(epoch, settings.epochs):
-                _recapture(trainee)  # a captured graph holds the old rates
+                recapture(trainee.replay)  # a captured graph holds the old rates
             try:
                 records = run_epoch(epoch, trainee, data, recovery, stop, within, quiet)
                 trainee.sync_shown()
@@ -190,7 +189,7 @@ def _epochs(trainee, trainings: list[Training], data: DeviceImages, recovery: Re
                     h.checkpoint_saved(saved, epoch)
             except Diverged as exc:
                 resumed = recovery.roll_back(exc)
-                _recapture(trainee)  # the captured graph holds the old rates
+                recapture(trainee.replay)  # the captured graph holds the old weights
                 start_epoch = epoch = resumed.epoch
                 if recovery.world.is_main:
                     for training in trainings:
@@ -200,11 +199,6 @@ def _epochs(trainee, trainings: list[Training], data: DeviceImages, recovery: Re
             if stop.requested and not trainings[0].is_last(epoch):
                 raise recovery.interrupted(stop, saved)
             epoch += 1
-
-
-def _recapture(trainee) -> None:
-    if isinstance(trainee.replay, CudaGraphStep):
-        trainee.replay.recapture()
 
 
 def run_epoch(epoch: int, trainee, data: DeviceImages, recovery: Recovery, stop: GracefulStop,
@@ -250,7 +244,7 @@ def run_epoch(epoch: int, trainee, data: DeviceImages, recovery: Recovery, stop:
                 raise recovery.interrupted(stop, saved)
     elapsed += time.perf_counter() - began
     bar.close()
-    trainee.check_weights(epoch, 0, recovery.last_good)
+    trainee.check_weights(epoch, 0, recovery.last_good)  # before its record and checkpoint
     record = {"epoch": epoch, "steps": steps, "samples_per_s": steps * batch / elapsed,
               "time_s": elapsed}
     return trainee.records(record, trainee.mean_over_ranks(total) / steps)

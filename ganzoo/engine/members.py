@@ -27,7 +27,7 @@ from .options import RunOptions
 from .population import LOSS_SWEEP, SWEEPABLE, PopulationStep, stack_steps
 from .rng import MemberRNG
 from .rundir import RunDir, member_dir
-from .step import CudaGraphStep, TrainStep
+from .step import CudaGraphStep, TrainStep, recapture
 
 
 def plan_members(preset: Preset, size: int, sweep: Mapping[str, Sequence] | None = None
@@ -176,8 +176,7 @@ class Members:
     def _freeze(self, m: int, why: str) -> None:
         self.frozen[m] = why
         self.step.freeze(m)
-        if isinstance(self.replay, CudaGraphStep):  # the graph must put member m back too
-            self.replay.recapture()
+        recapture(self.replay)  # the graph must put member m back too
         self.say(f"Member {m} (seed {self.members[m]['seed']}) diverged ({why}); it is "
                  "frozen, the others train on")
 
@@ -236,6 +235,13 @@ class Members:
                 raise TrainingError(f"could not write {run.generator}: {exc.strerror or exc}"
                                     "; the population's training checkpoints hold every "
                                     "member's generator too") from None
+
+    def farewell(self) -> str | None:
+        """The last word after training: which members were frozen, and why."""
+        if not self.frozen:
+            return None
+        return "Frozen (diverged): " + "; ".join(f"member {i}: {why}"
+                                                 for i, why in sorted(self.frozen.items()))
 
     def describe(self, steps: int, device: torch.device) -> str:
         seeds = [m["seed"] for m in self.members]

@@ -251,57 +251,69 @@ class PopulationStep(TrainStep):
 
         The objective's hook after the update runs per member too, under ``vmap``, reading
         D's outputs from before the update as the single step's hook does."""
-        objective = self.objective
         nets = {"generator": self.generator, "discriminator": self.discriminator,
                 **self.networks}
+        member = _MemberUpdate(self, update, nets)
         batch = (real, labels, noise, fake)
         dims = (0, 0, *(None if t is None else 0 for t in batch))
-        hook = objective.after_d_update if update == "d" else objective.after_g_update
-        hooked = getattr(hook, "__func__", None) not in (Objective.after_d_update,
-                                                         Objective.after_g_update)
-
-        def context(tensors, state, real, labels, noise, fake) -> StepContext:
-            bound = {name: nets[name].bound(t) for name, t in tensors.items()}
-            G, D = bound.pop("generator"), bound.pop("discriminator")
-            return StepContext(update, real, labels, noise, fake, generator=G,
-                               discriminator=D, call_d=D,
-                               d_cond=(labels,) if self.d_conditional else (),
-                               autocast=lambda: self._autocast(real.device),
-                               augment=self.augment, nets=bound, state=state, step=self.steps)
-
-        def loss(numbers, *args):
-            ctx = context(*args)
-            with _Numbers(self.loss, numbers):
-                value = objective.d_loss(ctx) if update == "d" else objective.g_loss(ctx)
-            seen = [{} if out is None or not hooked else
-                    {k: v.detach() for k, v in out.fields().items()}
-                    for out in (ctx._real_out, ctx._fake_out)]  # for the hook, if any
-            return value, seen
-
-        def after(seen, numbers, *args):
-            ctx = context(*args)
-            ctx._real_out, ctx._fake_out = (DOutput(**f) if f else None for f in seen)
-            with _Numbers(self.loss, numbers):
-                hook(ctx)
-            return real.new_zeros(())
-
         opt = self.optimizer(update)
         if update == "g":
             self._d_requires_grad(False)
         try:  # views taken now: with D frozen, none of D's weight gradients are computed
             tensors = {name: net.tensors() for name, net in nets.items()}
-            losses, seen = per_member(loss, (0, *dims), (self.numbers, tensors, self.state,
-                                                          *batch), self.vectorised, self.rng)
+            args = (self.numbers, tensors, self.state, *batch)
+            losses, seen = per_member(member.loss, (0, *dims), args, self.vectorised, self.rng)
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()  # the sum's gradient is each member's own
             opt.step()
         finally:
             if update == "g":
                 self._d_requires_grad(True)
-        if hooked:
-            per_member(after, (0, 0, *dims), (seen, self.numbers, tensors, self.state, *batch),
-                       self.vectorised, self.rng)
+        if member.hooked:
+            per_member(member.after, (0, 0, *dims), (seen, *args), self.vectorised, self.rng)
         return losses.detach()
+
+
+class _MemberUpdate:
+    """One member's part of a population's G or D update, as ``vmap`` runs it (its slices
+    of the weights, state and batch): its context, its loss, the objective's hook after."""
+
+    def __init__(self, step: PopulationStep, update: str, nets: dict[str, StackedModule]
+                 ) -> None:
+        self.step, self.update, self.nets = step, update, nets
+        objective = step.objective
+        self.hook = objective.after_d_update if update == "d" else objective.after_g_update
+        self.hooked = getattr(self.hook, "__func__", None) not in (Objective.after_d_update,
+                                                                   Objective.after_g_update)
+
+    def context(self, tensors, state, real, labels, noise, fake) -> StepContext:
+        step = self.step
+        bound = {name: self.nets[name].bound(t) for name, t in tensors.items()}
+        G, D = bound.pop("generator"), bound.pop("discriminator")
+        return StepContext(self.update, real, labels, noise, fake, generator=G,
+                           discriminator=D, call_d=D,
+                           d_cond=(labels,) if step.d_conditional else (),
+                           autocast=lambda: step._autocast(real.device),
+                           augment=step.augment, nets=bound, state=state, step=step.steps)
+
+    def loss(self, numbers, *args):
+        """The member's loss, and D's outputs it saw (for the hook, if there is one)."""
+        ctx = self.context(*args)
+        objective = self.step.objective
+        with _Numbers(self.step.loss, numbers):
+            value = objective.d_loss(ctx) if self.update == "d" else objective.g_loss(ctx)
+        seen = [{} if out is None or not self.hooked else
+                {k: v.detach() for k, v in out.fields().items()}
+                for out in (ctx._real_out, ctx._fake_out)]
+        return value, seen
+
+    def after(self, seen, numbers, *args):
+        """The objective's hook after the update, reading D's outputs from before it."""
+        ctx = self.context(*args)
+        ctx._real_out, ctx._fake_out = (DOutput(**f) if f else None for f in seen)
+        with _Numbers(self.step.loss, numbers):
+            self.hook(ctx)
+        return args[2].new_zeros(())  # vmap needs an output
 
 
 class PerMember:

@@ -37,9 +37,11 @@ class Recovery:
 
     def save(self, epoch: int, inside: checkpoint.InEpoch | None = None) -> Path:
         """Write a checkpoint, ``epoch`` epochs done and, ``inside`` one, its steps into the
-        next (rank 0 only; every rank checks its weights first)."""
+        next (rank 0 only; every rank checks its weights first: non-finite weights are never
+        saved)."""
         path = self.run.checkpoint_path(epoch, inside.step if inside else 0)
-        self.trainee.check_weights(epoch, inside.step if inside else 0, self.last_good)
+        if inside is not None:  # at an epoch's end, run_epoch has checked them already
+            self.trainee.check_weights(epoch, inside.step, self.last_good)
         if not self.world.is_main:
             return path
         tensors, metadata = self.trainee.checkpoint_extras()

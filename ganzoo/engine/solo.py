@@ -132,6 +132,10 @@ class Solo:
                                 f"training checkpoints in {run.checkpoints} hold the generator "
                                 "too") from None
 
+    def farewell(self) -> str | None:
+        """Nothing to add after training."""
+        return None
+
     def describe(self, steps: int, device: torch.device) -> str:
         settings = self.preset.train
         critic = f", {settings.n_critic} D updates per G update" if settings.n_critic > 1 else ""

@@ -331,3 +331,10 @@ class CudaGraphStep:
         self.graph = graph
         graph.replay()  # capture records without running: now train on this batch
         return self.static_losses
+
+
+def recapture(replay: TrainStep | CudaGraphStep) -> None:
+    """After a change a captured graph would not replay (a new learning rate, a frozen
+    member, weights reloaded): capture it again; an eager step needs nothing."""
+    if isinstance(replay, CudaGraphStep):
+        replay.recapture()

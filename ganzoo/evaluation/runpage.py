@@ -262,7 +262,15 @@ def render(runs: Sequence[RunView]) -> str:
     for key, (heading, chart) in charts.items():
         body = chart or "<p>Not measured in these runs (ganzoo train --eval-every N).</p>"
         parts.append(f"<section id='{key}'><h2>{heading}</h2>{body}</section>")
-    parts.append("<section id='samples'><h2>Samples from fixed noise</h2>")
+    parts += [_samples(runs), _checkpoints(runs)]
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>ganzoo report: {html.escape(title)}</title><style>{STYLE}</style></head>"
+            f"<body>{''.join(parts)}</body></html>")
+
+
+def _samples(runs: Sequence[RunView]) -> str:
+    """Each run's real images and its grids from fixed noise."""
+    parts = ["<section id='samples'><h2>Samples from fixed noise</h2>"]
     for v in runs:
         figures = [f"<figure>{_image(v.real, 'real')}<figcaption>real</figcaption></figure>"
                    ] if v.real else []
@@ -272,19 +280,16 @@ def render(runs: Sequence[RunView]) -> str:
                            f"<figcaption>epoch {epoch}</figcaption></figure>")
         parts.append(f"<h3>{html.escape(v.name)}</h3><div class='grids'>"
                      f"{''.join(figures) or '<p>No grids yet.</p>'}</div>")
-    parts.append("</section><section id='checkpoints'><h2>Checkpoints</h2><ul>")
-    listed = set()  # a population's members share its checkpoints: each listed once
-    for v in runs:
-        for path in v.checkpoints:
-            if path in listed:
-                continue
-            listed.add(path)
-            parts.append(f"<li>{html.escape(str(path))} ({path.stat().st_size / 2**20:.1f} "
-                         "MB)</li>")
-    parts.append("</ul></section>")
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>ganzoo report: {html.escape(title)}</title><style>{STYLE}</style></head>"
-            f"<body>{''.join(parts)}</body></html>")
+    return "".join(parts) + "</section>"
+
+
+def _checkpoints(runs: Sequence[RunView]) -> str:
+    """The runs' checkpoints and their sizes; a population's members share its checkpoints:
+    each listed once."""
+    listed = dict.fromkeys(path for v in runs for path in v.checkpoints)
+    items = "".join(f"<li>{html.escape(str(path))} ({path.stat().st_size / 2**20:.1f} MB)</li>"
+                    for path in listed)
+    return f"<section id='checkpoints'><h2>Checkpoints</h2><ul>{items}</ul></section>"
 
 
 def write_report(sources: Any, out: Path | str | None = None) -> Path:
