@@ -25,7 +25,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ganzoo.api.presets import resolve_preset
 from ganzoo.core.build import build
-from ganzoo.engine.population import PopulationStep, stack_steps
+from ganzoo.engine.population import PopulationStep
 from ganzoo.engine.step import TrainStep
 
 
@@ -75,13 +75,16 @@ def matmul_seconds(step: Callable, inputs, steps: int = 10) -> float:
 def member_step(preset, seed: int, device: torch.device) -> TrainStep:
     """The solo step ``ganzoo train`` runs for ``preset``, its weights drawn from ``seed``."""
     torch.manual_seed(seed)
-    return TrainStep.from_parts(build(preset).to(device), preset)
+    return TrainStep(build(preset).to(device), preset)
 
 
 def population_step(preset, size: int, device: torch.device) -> PopulationStep:
     """The step of ``ganzoo train --population size``: members of seeds 0 ... size-1."""
-    return stack_steps([member_step(preset, s, device) for s in range(size)], preset.train,
-                       optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
+    members = []
+    for seed in range(size):
+        torch.manual_seed(seed)
+        members.append(build(preset).to(device))
+    return PopulationStep(members, [preset] * size)
 
 
 def random_batch(solo: TrainStep, batch: int, size: int | None, device: torch.device):

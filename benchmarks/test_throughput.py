@@ -22,10 +22,8 @@ def sync(device):
 
 def ganzoo_step(device, precision):
     torch.manual_seed(0)
-    parts = build(get_registry().preset("vanilla-mnist"))
-    G, D = parts.generator.to(device), parts.discriminator.to(device)
-    return TrainStep.create(G, D, parts.loss, get_registry().preset("vanilla-mnist").train,
-                            precision)
+    preset = get_registry().preset("vanilla-mnist")
+    return TrainStep(build(preset).to(device), preset, precision=precision)
 
 
 def endless(data, batch_size):

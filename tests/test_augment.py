@@ -78,8 +78,7 @@ def test_d_sees_every_image_through_the_augment():
         parts = build(preset)
         seen = []
         parts.discriminator.register_forward_hook(lambda m, args, out: seen.append(args[0]))
-        step = TrainStep.create(parts.generator, parts.discriminator, parts.loss, preset.train,
-                                augment=parts.augment)
+        step = TrainStep(parts, preset)
         step(torch.rand(8, 1, 28, 28) * 2 - 1, torch.zeros(8, dtype=torch.long))
         assert len(seen) == 2  # the D update's one pass over real and fake, the G update's
         assert all(not images.any() for images in seen)

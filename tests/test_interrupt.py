@@ -101,11 +101,19 @@ def test_a_second_ctrl_c_stops_at_once_and_damages_nothing(tmp_path, mnist_root)
     proc = start("train", "vanilla-mnist", "--data-dir", mnist_root, "--out", run_dir,
                  "--batch-size", 8, "--epochs", 100000, "--checkpoint-every", 1, "-q")
     wait_for_checkpoint(run_dir, proc)
+    # both signals pending while the process is stopped: on SIGCONT Python handles them
+    # one after the other (by number: SIGINT, then SIGTERM), so the second always finds
+    # the first still being honoured -- two signals that cannot merge into one
+    proc.send_signal(signal.SIGSTOP)
     proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGCONT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+    assert err.strip() == ("Interrupted again: stopped at once; every checkpoint on disk is "
+                           "intact."), err
+    assert checkpoints_in(run_dir)
     for path in checkpoints_in(run_dir):
         checkpoint.load_training(path)
 

@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 import torch
+from ganzoo_vanilla.models import MLPDiscriminator
 from helpers import assert_clean_error, run_cli
 
 import ganzoo
-from ganzoo.engine import members as members_module
 from ganzoo.engine.checkpoint import load
 from ganzoo.engine.rundir import checkpoints_in
 
@@ -107,21 +108,24 @@ def test_eval_prints_each_member_and_the_distribution(tmp_path, mnist_root, chea
     assert result.exit_code == 0 and (tmp_path / "b.png").is_file(), result.output
 
 
-def test_a_member_that_diverges_is_frozen_and_the_others_train_on(tmp_path, mnist_root,
-                                                                    monkeypatch):
-    stack = members_module.stack_steps
+class PoisonedForSeed1(MLPDiscriminator):
+    """vanilla-mnist's D, built with NaN weights when seeded with 1 (member 1's seed)."""
 
-    def poisoned(*args, **kwargs):  # member 1's D weights turn NaN before the first step
-        step = stack(*args, **kwargs)
-        with torch.no_grad():
-            next(iter(step.discriminator.tensors().values()))[1].fill_(float("nan"))
-        return step
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if torch.initial_seed() == 1:
+            with torch.no_grad():
+                next(iter(self.parameters())).fill_(float("nan"))
 
+
+def test_a_member_that_diverges_is_frozen_and_the_others_train_on(tmp_path, mnist_root):
     clean = ganzoo.train("vanilla-mnist", out=tmp_path / "clean", data_dir=mnist_root,
                          epochs=2, population=3, **SMALL)
-    monkeypatch.setattr(members_module, "stack_steps", poisoned)
-    pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", data_dir=mnist_root, epochs=2,
-                       population=3, **SMALL)
+    hooks = types.SimpleNamespace(ganzoo_register_discriminators=ganzoo.hookimpl(
+        lambda register: register("poisoned", PoisonedForSeed1)))
+    with ganzoo.in_process_plugin(hooks, "poisoned"):
+        pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", data_dir=mnist_root,
+                           epochs=2, population=3, discriminator="poisoned", **SMALL)
     assert set(pop.frozen) == {1} and "non-finite loss" in pop.frozen[1]
     for i in (0, 2):  # untouched by the NaN next to them
         assert pop.members[i].history == [
@@ -287,8 +291,8 @@ def test_a_population_step_replays_as_one_cuda_graph_and_a_freeze_recaptures_it(
     capture stays as it was (the step is captured again with its put-back)."""
     from ganzoo.api.presets import resolve_preset
     from ganzoo.core.build import build
-    from ganzoo.engine.population import stack_steps
-    from ganzoo.engine.step import CudaGraphStep, TrainStep
+    from ganzoo.engine.population import PopulationStep
+    from ganzoo.engine.step import CudaGraphStep
 
     preset = resolve_preset("vanilla-mnist")
 
@@ -296,8 +300,8 @@ def test_a_population_step_replays_as_one_cuda_graph_and_a_freeze_recaptures_it(
         members = []
         for seed in range(3):
             torch.manual_seed(seed)
-            members.append(TrainStep.from_parts(build(preset).to("cuda"), preset))
-        return stack_steps(members, preset.train, capturable=True)
+            members.append(build(preset).to("cuda"))
+        return PopulationStep(members, [preset] * 3, capturable=True)
 
     eager, graphed = make(), make()
     run = CudaGraphStep(graphed, warmup=2)

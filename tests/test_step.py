@@ -12,6 +12,7 @@ from helpers import run_cli
 
 from ganzoo.benchmark.baseline import TutorialStep
 from ganzoo.core.build import build
+from ganzoo.core.config import apply_overrides
 from ganzoo.core.plugins import get_registry
 from ganzoo.engine.step import TrainStep
 
@@ -23,13 +24,17 @@ def vanilla_parts():
     return build(get_registry().preset("vanilla-mnist"))
 
 
-def reference_step(G, D, real, z):
-    """A straightforward eager step: separate D passes, then G against the updated D."""
+def reference_step(G, D, real, z, lr_d):
+    """A straightforward eager step: separate D passes, D's SGD update, then G against the
+    updated D."""
     fake = G(z)
     d_real, d_fake = D(real), D(fake.detach())
     loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
               + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))) / 2
     d_grads = torch.autograd.grad(loss_d, list(D.parameters()))
+    with torch.no_grad():
+        for p, g in zip(D.parameters(), d_grads, strict=True):
+            p -= lr_d * g
     d_out = D(fake)
     loss_g = F.binary_cross_entropy_with_logits(d_out, torch.ones_like(d_out))
     g_grads = torch.autograd.grad(loss_g, list(G.parameters()))
@@ -37,16 +42,17 @@ def reference_step(G, D, real, z):
 
 
 def test_fast_step_matches_the_eager_reference():
-    parts = vanilla_parts()
+    preset = apply_overrides(get_registry().preset("vanilla-mnist"),
+                             {"optimizer_g": "sgd", "optimizer_d": "sgd", "lr_d": 0.05})
+    torch.manual_seed(0)
+    parts = build(preset)
     G, D = parts.generator, parts.discriminator
     real = torch.rand(32, 1, 28, 28) * 2 - 1
     torch.manual_seed(1)
     z = torch.randn(32, 64)
-    want = reference_step(copy.deepcopy(G), copy.deepcopy(D), real, z)
+    want = reference_step(copy.deepcopy(G), copy.deepcopy(D), real, z, lr_d=0.05)
 
-    # lr 0 keeps the weights, so both steps see the same D in the G step
-    step = TrainStep(G, D, parts.loss, torch.optim.SGD(G.parameters(), lr=0.0),
-                     torch.optim.SGD(D.parameters(), lr=0.0))
+    step = TrainStep(parts, preset)
     torch.manual_seed(1)  # the step draws the same z
     losses = step(real)
     torch.testing.assert_close(losses, torch.stack(want[:2]).detach(), rtol=1e-6, atol=1e-6)
@@ -59,10 +65,10 @@ def test_fast_step_matches_the_eager_reference():
 
 def test_a_frozen_discriminator_weight_stays_frozen():
     parts = vanilla_parts()
-    G, D = parts.generator, parts.discriminator
+    D = parts.discriminator
     frozen = D.net[0].weight.requires_grad_(False)
     before = frozen.detach().clone()
-    step = TrainStep.create(G, D, parts.loss, get_registry().preset("vanilla-mnist").train)
+    step = TrainStep(parts, get_registry().preset("vanilla-mnist"))
     for _ in range(2):
         step(torch.rand(8, 1, 28, 28) * 2 - 1)
     assert not frozen.requires_grad and torch.equal(frozen, before)
@@ -168,18 +174,17 @@ def test_cuda_graph_step_matches_eager_on_gpu():
     from ganzoo.engine.step import CudaGraphStep
 
     def make():
-        parts = vanilla_parts()
-        G, D = parts.generator.cuda(), parts.discriminator.cuda()
-        settings = get_registry().preset("vanilla-mnist").train
-        return TrainStep.create(G, D, parts.loss, settings, capturable=True)
+        return TrainStep(vanilla_parts().to("cuda"), get_registry().preset("vanilla-mnist"),
+                         capturable=True)
 
     eager, graphed = make(), make()
     run = CudaGraphStep(graphed, warmup=2)
     gen = torch.Generator(device="cuda").manual_seed(0)
+    labels = torch.zeros(64, dtype=torch.long, device="cuda")
     for _ in range(8):  # warm-up, capture and replays
         real = torch.rand(64, 1, 28, 28, device="cuda", generator=gen) * 2 - 1
         noise = torch.randn(64, 64, device="cuda", generator=gen)
-        want, got = eager(real, noise=noise), run(real, noise=noise)
+        want, got = eager(real, labels, noise), run(real, labels, noise)
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     assert run.graph is not None and not run.eager
     for p, q in zip(eager.generator.parameters(), graphed.generator.parameters(), strict=True):
@@ -198,14 +203,13 @@ def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, 
     the objectives' paths (real logits in G's loss, clipping after D's update with RMSprop,
     a structured D output, an augment's random draws, an objective's own network and its
     state updated in place) replay as one graph and match eager training."""
-    from ganzoo.core.config import apply_overrides
     from ganzoo.engine.step import CudaGraphStep
 
     resolved = apply_overrides(get_registry().preset(preset), {"batch_size": 16, **sets})
 
     def make():
         torch.manual_seed(0)
-        return TrainStep.from_parts(build(resolved).to("cuda"), resolved, capturable=True)
+        return TrainStep(build(resolved).to("cuda"), resolved, capturable=True)
 
     eager, graphed = make(), make()
     run = CudaGraphStep(graphed, warmup=2)
@@ -227,4 +231,4 @@ def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, 
         torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)
     for name, value in eager.state.items():
         torch.testing.assert_close(graphed.state[name], value, rtol=1e-3, atol=1e-6)
-    assert graphed.steps == eager.steps == 6
+    assert graphed.updates == eager.updates == 6

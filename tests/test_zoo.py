@@ -154,7 +154,7 @@ def _step(preset_name, **settings):
     preset = apply_overrides(preset, settings)
     torch.manual_seed(0)
     parts = build(preset)
-    return TrainStep.create(parts.generator, parts.discriminator, parts.loss, preset.train)
+    return TrainStep(parts, preset)
 
 
 def _batch(n, classes=10):
@@ -167,12 +167,13 @@ def test_n_critic_updates_d_several_times_per_g_update_each_on_its_own_batch():
     forward = step.discriminator.forward
     step.discriminator.forward = lambda x, *a: seen.append(x.detach().clone()) or forward(x, *a)
     d_losses = []
-    update_d = step._update_d
-    step._update_d = lambda *a: d_losses.append(update_d(*a).detach()) or d_losses[-1]
+    d_loss = step.objective.d_loss  # the objective is the plugin's: its calls are public
+    step.objective.d_loss = lambda ctx: d_losses.append(d_loss(ctx)) or d_losses[-1]
     real, _ = _batch(12)
     losses = step(real)
     assert losses.shape == (2,) and torch.isfinite(losses).all()
-    assert len(d_losses) == 3 and torch.allclose(losses[0], sum(d_losses) / 3)  # their mean
+    assert len(d_losses) == 3  # the step's loss_d is their mean
+    assert torch.allclose(losses[0], sum(d_losses).detach() / 3)
     d_state = step.opt_d.state[next(iter(step.discriminator.parameters()))]
     g_state = step.opt_g.state[next(iter(step.generator.parameters()))]
     assert d_state["step"].item() == 3 and g_state["step"].item() == 1

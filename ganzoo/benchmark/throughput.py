@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..core.build import Components, build
 from ..core.interfaces import GANLoss, Preset
 from ..engine.batches import DeviceImages
-from ..engine.population import stack_steps
+from ..engine.population import PopulationStep
 from ..engine.step import CudaGraphStep, TrainStep
 from .baseline import TutorialStep, tutorial_batches, tutorial_loader
 
@@ -143,7 +143,7 @@ def ganzoo_runner(preset: Preset, data: DeviceImages, batch_size: int, precision
     device = data.device
     parts = _parts(preset, device)
     graphs = cuda_graphs and device.type == "cuda"
-    step = TrainStep.from_parts(parts, preset, precision, capturable=graphs)
+    step = TrainStep(parts, preset, precision=precision, capturable=graphs)
     per_step = batch_size * preset.train.n_critic
     feed = _endless(data, per_step)
     flops = _flops_of_copy(step, lambda: next(feed))  # counted eagerly: the same kernels
@@ -167,9 +167,8 @@ def population_runner(preset: Preset, data: DeviceImages, batch_size: int,
     members = []
     for seed in range(size):
         torch.manual_seed(preset.train.seed + seed)
-        members.append(TrainStep.from_parts(build(preset).to(device), preset))
-    step = stack_steps(members, preset.train, capturable=graphs,
-                       optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d)
+        members.append(build(preset).to(device))
+    step = PopulationStep(members, [preset] * size, capturable=graphs)
     per_step = batch_size * preset.train.n_critic
     G = members[0].generator
 

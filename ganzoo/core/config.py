@@ -41,7 +41,8 @@ def _from_text(key: str, raw: str, kind: type) -> Any:
             return float(text)
     except ValueError:
         pass
-    raise ConfigError(f"{key}={raw}: expected {kind.__name__}, got {raw!r}")
+    shown = raw if raw.isprintable() else repr(raw)  # the message stays one line
+    raise ConfigError(f"{key}={shown}: expected {kind.__name__}, got {raw!r}")
 
 
 def parse_pairs(items: Iterable[str]) -> dict[str, Any]:

@@ -280,11 +280,14 @@ class Callback:
 
     Each moment gets the :class:`~ganzoo.engine.callbacks.Training` being run: its preset,
     run directory, device, the generator that samples show (its EMA when kept), the
-    per-epoch records so far and a ``say`` function that prints unless the run is quiet.
-    Callbacks run in the process that writes the run directory (rank 0 under torchrun),
-    in order; one that raises stops the run with one error line naming it, and the newest
-    checkpoint before it stays intact, so the run resumes.
+    per-epoch records so far, its trained ``weights()`` and a ``say`` function that prints
+    unless the run is quiet. Callbacks run in the process that writes the run directory
+    (rank 0 under torchrun), in order -- a callback with ``every_rank = True`` in every
+    process (per-rank statistics) -- and one that raises stops the run with one error line
+    naming it; the newest checkpoint before it stays intact, so the run resumes.
     """
+
+    every_rank = False  # True: also called in the processes other than rank 0
 
     def on_train_start(self, training: Any) -> None:
         """Before the first step (of this process: also when a run resumes)."""

@@ -35,6 +35,9 @@ class Training:
     resumed: bool  # continues a run from one of its checkpoints
     history: list[dict[str, Any]] = field(default_factory=list)  # records, oldest first
     say: Callable[[str], None] = print
+    # this run's trained tensors now (a population member's own), by their checkpoint names:
+    # generator.*, discriminator.*, generator_ema.*, objective.<network>.*, objective_state.*
+    weights: Callable[[], dict[str, torch.Tensor]] = dict
 
     @property
     def root(self) -> Path:

@@ -12,6 +12,7 @@ its batch order) and the epoch's loss sums so far. A generator export holds G (a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +134,20 @@ def _write(path: Path, tensors: dict[str, torch.Tensor], kind: str, preset: Pres
     atomic_write_bytes(Path(path), safetensors_bytes(tensors, metadata=metadata))
 
 
+def model_tensors(parts: dict) -> dict[str, torch.Tensor]:
+    """The trained tensors in a step's ``parts`` (``TrainStep.checkpointed``), by their names
+    in a checkpoint: the models, the EMA, the objective's networks and state."""
+    tensors = {**_module_tensors("generator", parts["generator"]),
+               **_module_tensors("discriminator", parts["discriminator"])}
+    if parts.get("ema") is not None:
+        tensors.update(_module_tensors(EMA, parts["ema"]))
+    for name, module in (parts.get("networks") or {}).items():
+        tensors.update(_module_tensors(f"{NETWORKS}.{name}", module))
+    tensors.update({f"{STATE}.{name}": value.detach().cpu().clone().contiguous()
+                    for name, value in (parts.get("state") or {}).items()})
+    return tensors
+
+
 def save_training(path: Path, *, preset: Preset, epoch: int, parts: dict,
                   inside: InEpoch | None = None, world_size: int = 1,
                   extra_tensors: dict[str, torch.Tensor] | None = None,
@@ -141,14 +156,7 @@ def save_training(path: Path, *, preset: Preset, epoch: int, parts: dict,
     gives (the models, optimisers, EMA, the objective's networks and state, ``updates``);
     ``inside`` marks a mid-epoch checkpoint. A population adds its members' RNG streams and
     list (``extra_tensors``, ``extra_metadata``)."""
-    tensors = {**_module_tensors("generator", parts["generator"]),
-               **_module_tensors("discriminator", parts["discriminator"])}
-    if parts.get("ema") is not None:
-        tensors.update(_module_tensors(EMA, parts["ema"]))
-    for name, module in (parts.get("networks") or {}).items():
-        tensors.update(_module_tensors(f"{NETWORKS}.{name}", module))
-    tensors.update({f"{STATE}.{name}": value.detach().clone().contiguous()
-                    for name, value in (parts.get("state") or {}).items()})
+    tensors = model_tensors(parts)
     groups = {}
     for prefix in ("opt_g", "opt_d"):
         opt_tensors, groups[prefix] = _flatten_optimizer(prefix, parts[prefix])
@@ -193,6 +201,8 @@ def load(path: Path) -> Checkpoint:
         kind = metadata["kind"]
         if epoch < 0 or step < 0:
             raise ValueError(f"negative position: epoch {epoch}, step {step}")
+        if not 0 <= float(metadata.get("elapsed", "0")) < math.inf:
+            raise ValueError(f"elapsed {metadata['elapsed']!r} is not a number of seconds")
         if step and not (EPOCH_LOSS_SUM in tensors and "elapsed" in metadata
                          and any(k.startswith(EPOCH_RNG + ".") for k in tensors)):
             raise ValueError(f"mid-epoch checkpoint (step {step}) without its epoch state")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from ..core.interfaces import Discriminator, DOutput, Generator, as_output
+
+PRECISIONS = ("fp32", "bf16")
 
 
 class Networks(Mapping):
@@ -34,6 +37,38 @@ class Networks(Mapping):
         return len(self._modules)
 
 
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The forward passes' autocast: bfloat16 under ``precision="bf16"`` (losses, weights and
+    optimiser state stay float32), none under "fp32"."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One update's tensors: the real images, their labels (or None), the noise and G's
+    images of it (detached in a D update)."""
+
+    real: Tensor
+    labels: Tensor | None
+    noise: Tensor
+    fake: Tensor
+
+
+@dataclass(frozen=True)
+class Models:
+    """What an update runs: G, D and ``call_d`` (what D's first pass in a D update goes
+    through: D, or its DDP wrapper), what D sees every image through (an augment, or None)
+    and the precision of the forward passes."""
+
+    generator: Generator
+    discriminator: Discriminator
+    call_d: Callable
+    augment: Callable[[Tensor], Tensor] | None = None
+    precision: str = "fp32"
+
+
 class StepContext:
     """The update an objective computes a loss for (``update`` is "d" or "g").
 
@@ -46,25 +81,30 @@ class StepContext:
     ``nets`` and ``state`` are the objective's networks and persistent tensors; ``step``
     counts the G updates before this one (a Python number: a CUDA graph captures one step,
     so a term switched on it needs eager steps); ``generator`` and ``discriminator`` are
-    the bare models, for the hooks after an update.
+    the bare models, for the hooks after an update. ``outputs`` gives D's outputs already
+    computed (a population's hook after an update reads those its loss saw).
     """
 
-    def __init__(self, update: str, real: Tensor, labels: Tensor | None, noise: Tensor,
-                 fake: Tensor, *, generator: Generator, discriminator: Discriminator,
-                 call_d: Callable, d_cond: tuple,
-                 autocast: Callable[[], contextlib.AbstractContextManager],
-                 augment: Callable[[Tensor], Tensor] | None = None,
+    def __init__(self, update: str, batch: Batch, models: Models, *,
                  nets: Mapping[str, torch.nn.Module] | None = None,
-                 state: Mapping[str, Tensor] | None = None, step: int = 0) -> None:
-        self.update, self.real, self.labels, self.noise, self.fake = (update, real, labels,
-                                                                      noise, fake)
-        self.generator, self.discriminator = generator, discriminator
+                 state: Mapping[str, Tensor] | None = None, step: int = 0,
+                 outputs: tuple[DOutput | None, DOutput | None] = (None, None)) -> None:
+        self.update, self.real, self.labels = update, batch.real, batch.labels
+        self.noise, self.fake = batch.noise, batch.fake
+        self.generator, self.discriminator = models.generator, models.discriminator
         self.nets, self.state, self.step = nets or {}, state or {}, step
-        self._D, self._call_d, self._cond, self._autocast = (discriminator, call_d, d_cond,
-                                                             autocast)
-        self._seen = augment or (lambda x: x)  # what D sees of an image
-        self._real_out: DOutput | None = None
-        self._fake_out: DOutput | None = None
+        self._D, self._call_d, self._precision = (models.discriminator, models.call_d,
+                                                  models.precision)
+        self._cond = (batch.labels,) if models.discriminator.num_classes else ()
+        self._seen = models.augment or (lambda x: x)  # what D sees of an image
+        self._real_out, self._fake_out = outputs
+
+    def computed(self) -> tuple[DOutput | None, DOutput | None]:
+        """D's outputs on ``real`` and ``fake`` computed so far (None: not asked for)."""
+        return self._real_out, self._fake_out
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return autocast(self._precision, self.real.device)
 
     def d(self, x: Tensor) -> DOutput:
         """D's output for images ``x`` (with this update's labels, for a conditional D)."""

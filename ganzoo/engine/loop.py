@@ -17,6 +17,7 @@ SIGINT or SIGTERM finishes the current step, saves a checkpoint and raises
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -108,9 +109,10 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
                           real_images=images[:N_FIXED],
                           fixed_noise=fixed_noise(shown, mine.train.seed).to(device),
                           start_epoch=resumed.epoch if resumed else 0,
-                          resumed=resumed is not None, history=history, say=say)
-                 for mine, (run, history), shown in zip(trainee.presets, runs, trainee.shown(),
-                                                        strict=True)]
+                          resumed=resumed is not None, history=history, say=say,
+                          weights=functools.partial(trainee.weights, i))
+                 for i, (mine, (run, history), shown) in enumerate(
+                     zip(trainee.presets, runs, trainee.shown(), strict=True))]
     hooks = [_callbacks(training, callbacks, recovery) for training in trainings]
     for h in hooks:
         h.train_start()
@@ -143,10 +145,12 @@ def _trainee(preset: Preset, options: RunOptions, device: torch.device,
 def _callbacks(training: Training, made: CallbackFactory | None,
                recovery: Recovery) -> Callbacks:
     """One run's (or member's) callbacks: ``made``'s, then the preset's own, built for it;
-    none on a rank other than 0."""
+    on a rank other than 0, only those asking for ``every_rank``."""
     chosen = [*(made or standard_callbacks)(),
               *(build_component("callback", ref) for ref in training.preset.callbacks)]
-    return Callbacks(chosen if recovery.world.is_main else [], training, lambda: (
+    if not recovery.world.is_main:
+        chosen = [c for c in chosen if c.every_rank]
+    return Callbacks(chosen, training, lambda: (
         f"The newest checkpoint, {recovery.last_good()}, is intact; resume with: "
         f"{recovery.resume_command()}"))
 

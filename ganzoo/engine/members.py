@@ -18,16 +18,16 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from ..core.build import build
+from ..core.build import Components, build
 from ..core.config import apply_overrides
 from ..core.errors import ConfigError, TrainingError
 from ..core.interfaces import Preset
 from . import checkpoint
 from .options import RunOptions
-from .population import LOSS_SWEEP, SWEEPABLE, PopulationStep, stack_steps
+from .population import LOSS_SWEEP, SWEEPABLE, PopulationStep
 from .rng import MemberRNG
 from .rundir import RunDir, member_dir
-from .step import CudaGraphStep, TrainStep, recapture
+from .step import CudaGraphStep, recapture
 
 
 def plan_members(preset: Preset, size: int, sweep: Mapping[str, Sequence] | None = None
@@ -74,13 +74,11 @@ class Members:
         self.preset, self.members, self.say = preset, members, say
         self.presets = [member_preset(preset, m) for m in members]
         self.swept = any(m["settings"] for m in members)
-        steps, parts, self.rng = _build(self.presets, device)
+        parts, self.rng = _build(self.presets, device)
         self.dataset = parts[0].dataset
         self._parts = parts
         graphs = options.cuda_graphs and device.type == "cuda"
-        self.step = stack_steps(steps, settings, capturable=graphs,
-                                optimizer_g=preset.optimizer_g, optimizer_d=preset.optimizer_d,
-                                member_settings=[p.train for p in self.presets])
+        self.step = PopulationStep(parts, self.presets, capturable=graphs)
         _check_swept_numbers(preset, members, self.step)
         self.batch = settings.batch_size * settings.n_critic  # each member's images per step
         self.loss_shape = (len(members), 2)  # [loss_d, loss_g] per member
@@ -101,6 +99,11 @@ class Members:
         for i, why in resumed.frozen.items():
             self.frozen[i] = why
             self.step.freeze(i)
+
+    def weights(self, member: int) -> dict[str, torch.Tensor]:
+        """Member ``member``'s trained tensors by their checkpoint names (on the CPU)."""
+        stacked = checkpoint.model_tensors(self.step.checkpointed())
+        return {name: value[member].clone() for name, value in stacked.items()}
 
     def start(self, device: torch.device) -> None:
         """Nothing to wrap: a population trains in one process."""
@@ -253,19 +256,17 @@ class Members:
                 "per member)")
 
 
-def _build(presets: list[Preset], device: torch.device
-           ) -> tuple[list[TrainStep], list, MemberRNG]:
-    """Each member built as a single run builds it, and its RNG stream from there on."""
-    steps, parts, states = [], [], []
+def _build(presets: list[Preset], device: torch.device) -> tuple[list[Components], MemberRNG]:
+    """Each member's components built as a single run builds them, and its RNG stream from
+    there on."""
+    parts, states = [], []
     outside = checkpoint.rng_states()
     for mine in presets:
         torch.manual_seed(mine.train.seed)
-        made = build(mine).to(device)
-        steps.append(TrainStep.from_parts(made, mine))
-        parts.append(made)
+        parts.append(build(mine).to(device))
         states.append(checkpoint.rng_states())
     checkpoint.set_rng_states(outside)
-    return steps, parts, MemberRNG(states)
+    return parts, MemberRNG(states)
 
 
 def _check_swept_numbers(preset: Preset, members: list[dict], step: PopulationStep) -> None:

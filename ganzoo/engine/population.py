@@ -18,19 +18,19 @@ without a copy (a copy per weight per step is a large share of a small model's s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ..core.build import build_optimizer
+from ..core.build import Components
 from ..core.errors import ConfigError
-from ..core.interfaces import DOutput, Objective
-from .context import StepContext
-from .optim import adam
+from ..core.interfaces import ComponentRef, DOutput, Objective, Preset
+from .context import Batch, Models, StepContext
 from .rng import MemberRNG
-from .step import TrainStep
+from .step import TrainStep, optimizer_over
 
 
 def _stored(stacked: Tensor) -> Tensor:
@@ -181,15 +181,44 @@ class PopulationStep(TrainStep):
     axis (``real`` ``[K, n_critic x B, ...]``, ``noise`` ``[K, n_critic x B, z]``; returns
     ``[K, 2]``).
 
-    Built with :meth:`TrainStep.create` from stacked models, it shares the single step's
-    optimisers, schedules, EMA and checkpoint contents; here the objective's losses and
-    hooks run per member under ``vmap``.
+    Built from the members' components (each as its solo run builds them) and presets: their
+    models, networks and state stacked, one optimiser per side over the stacked leaves (a
+    parameter group per member where their rates or betas differ, :class:`PerMember`). The
+    update, the optimisers, schedules, EMA and checkpoint contents are the single step's;
+    only the objective's losses and hooks run per member, under ``vmap``.
     """
 
-    frozen: dict[int, list[Tensor]]  # member -> its tensors when it was frozen
-    numbers: dict[str, Tensor]  # the objective's swept numbers, [K] each (see member_numbers)
-    vectorised = True
-    rng: MemberRNG | None = None
+    batch_dim = 1
+
+    def __init__(self, members: Sequence[Components], presets: Sequence[Preset], *,
+                 capturable: bool = False) -> None:
+        first = members[0]
+        stacked = dataclasses.replace(
+            first, generator=StackedModule([m.generator for m in members]),
+            discriminator=StackedModule([m.discriminator for m in members]),
+            networks={name: (side, StackedModule([m.networks[name][1] for m in members]))
+                      for name, (side, _) in first.networks.items()},
+            state={name: torch.stack([m.state[name] for m in members]) for name in first.state})
+        self._hypers = [_hyper(p.train) for p in presets]  # each member's (lr_g, lr_d, betas)
+        super().__init__(stacked, presets[0], capturable=capturable)
+        self.frozen: dict[int, list[Tensor]] = {}  # member -> its tensors when it was frozen
+        device = next(iter(self.generator.tensors().values())).device
+        # the objective's swept numbers, [K] each, fp32 as the losses compute
+        self.numbers = {name: torch.tensor(values, device=device)
+                        for name, values in member_numbers([m.loss for m in members]).items()}
+        self.vectorised, self.rng = True, None
+
+    def _optimizer(self, side: str, ref: ComponentRef | None, lr: float,
+                   betas: tuple[float, float], capturable: bool):
+        if len(set(self._hypers)) == 1:
+            return super()._optimizer(side, ref, lr, betas, capturable)
+        groups = [{"lr": lr_g if side == "g" else lr_d, "betas": (b1, b2)}
+                  for lr_g, lr_d, b1, b2 in self._hypers]
+
+        def build(groups: list[dict]):
+            return optimizer_over(ref, groups, groups[0]["lr"], groups[0]["betas"], capturable)
+
+        return PerMember(build, list(self.side_parameters(side)), groups)
 
     def run_members_in_turn(self, rng: MemberRNG | None = None) -> None:
         """For components ``vmap`` cannot run: the same step, member after member, each
@@ -213,65 +242,40 @@ class PopulationStep(TrainStep):
                 *([self.ema] if self.ema is not None else [])]
         return [t for net in nets for t in net.tensors().values()] + list(self.state.values())
 
-    def _put_back_frozen(self) -> None:
-        with torch.no_grad():
-            tensors = self._member_tensors()
-            for i, saved in self.frozen.items():
-                for t, value in zip(tensors, saved, strict=True):
-                    t[i].copy_(value)
-
     def __call__(self, real: Tensor, labels: Tensor | None = None,
                  noise: Tensor | None = None) -> Tensor:
         if noise is None or real.ndim < 3:
             raise ConfigError("a population step takes [K, batch, ...] images and noise")
-        if self.conditional and labels is None:
-            raise ConfigError("a class-conditional generator needs the batch's labels")
-        n = real.shape[1] // self.n_critic
-        losses_d = []
-        for i in range(self.n_critic):
-            part = slice(i * n, (i + 1) * n)
-            asked = None if labels is None else labels[:, part]
-            g_cond = (asked,) if self.conditional else ()
-            with torch.set_grad_enabled(i == self.n_critic - 1):  # only the last fakes train G
-                fake = self.generator(noise[:, part], *g_cond)
-            losses_d.append(self._update("d", real[:, part], asked, noise[:, part],
-                                         fake.detach()))
-        loss_g = self._update("g", real[:, part], asked, noise[:, part], fake)
-        if self.ema is not None:
-            self._update_ema()
-        if self.frozen:
-            self._put_back_frozen()
-        self.steps += 1
-        loss_d = losses_d[0] if self.n_critic == 1 else torch.stack(losses_d).mean(0)
-        return torch.stack([loss_d, loss_g], 1).detach()
+        return super().__call__(real, labels, noise)
 
-    def _update(self, update: str, real: Tensor, labels: Tensor | None, noise: Tensor,
-                fake: Tensor) -> Tensor:
-        """One update of every member's G or D; returns the members' losses ``[K]``.
-
-        The objective's hook after the update runs per member too, under ``vmap``, reading
-        D's outputs from before the update as the single step's hook does."""
+    def _loss(self, update: str, batch: Batch) -> tuple[Tensor, Callable[[], None]]:
+        """Every member's loss ``[K]``, and the objective's hook after the update run per
+        member too, reading D's outputs from before the update as the single step's does."""
         nets = {"generator": self.generator, "discriminator": self.discriminator,
                 **self.networks}
         member = _MemberUpdate(self, update, nets)
-        batch = (real, labels, noise, fake)
-        dims = (0, 0, *(None if t is None else 0 for t in batch))
-        opt = self.optimizer(update)
-        if update == "g":
-            self._d_requires_grad(False)
-        try:  # views taken now: with D frozen, none of D's weight gradients are computed
-            tensors = {name: net.tensors() for name, net in nets.items()}
-            args = (self.numbers, tensors, self.state, *batch)
-            losses, seen = per_member(member.loss, (0, *dims), args, self.vectorised, self.rng)
-            opt.zero_grad(set_to_none=True)
-            losses.sum().backward()  # the sum's gradient is each member's own
-            opt.step()
-        finally:
-            if update == "g":
-                self._d_requires_grad(True)
-        if member.hooked:
-            per_member(member.after, (0, 0, *dims), (seen, *args), self.vectorised, self.rng)
-        return losses.detach()
+        fields = (batch.real, batch.labels, batch.noise, batch.fake)
+        dims = (0, 0, 0, *(None if t is None else 0 for t in fields))
+        # views taken now: in G's update D is frozen, so none of D's weight gradients are
+        # computed
+        tensors = {name: net.tensors() for name, net in nets.items()}
+        args = (self.numbers, tensors, self.state, *fields)
+        losses, seen = per_member(member.loss, dims, args, self.vectorised, self.rng)
+
+        def after() -> None:
+            if member.hooked:
+                per_member(member.after, (0, *dims), (seen, *args), self.vectorised, self.rng)
+
+        return losses, after
+
+    def _after_step(self) -> None:
+        super()._after_step()
+        if self.frozen:  # put the frozen members back as they were
+            with torch.no_grad():
+                tensors = self._member_tensors()
+                for i, saved in self.frozen.items():
+                    for t, value in zip(tensors, saved, strict=True):
+                        t[i].copy_(value)
 
 
 class _MemberUpdate:
@@ -286,15 +290,14 @@ class _MemberUpdate:
         self.hooked = getattr(self.hook, "__func__", None) not in (Objective.after_d_update,
                                                                    Objective.after_g_update)
 
-    def context(self, tensors, state, real, labels, noise, fake) -> StepContext:
+    def context(self, tensors, state, real, labels, noise, fake, outputs=(None, None)
+                ) -> StepContext:
         step = self.step
         bound = {name: self.nets[name].bound(t) for name, t in tensors.items()}
         G, D = bound.pop("generator"), bound.pop("discriminator")
-        return StepContext(self.update, real, labels, noise, fake, generator=G,
-                           discriminator=D, call_d=D,
-                           d_cond=(labels,) if step.d_conditional else (),
-                           autocast=lambda: step._autocast(real.device),
-                           augment=step.augment, nets=bound, state=state, step=step.steps)
+        return StepContext(self.update, Batch(real, labels, noise, fake),
+                           Models(G, D, D, step.augment, step.precision), nets=bound,
+                           state=state, step=step.updates, outputs=outputs)
 
     def loss(self, numbers, *args):
         """The member's loss, and D's outputs it saw (for the hook, if there is one)."""
@@ -303,14 +306,12 @@ class _MemberUpdate:
         with _Numbers(self.step.loss, numbers):
             value = objective.d_loss(ctx) if self.update == "d" else objective.g_loss(ctx)
         seen = [{} if out is None or not self.hooked else
-                {k: v.detach() for k, v in out.fields().items()}
-                for out in (ctx._real_out, ctx._fake_out)]
+                {k: v.detach() for k, v in out.fields().items()} for out in ctx.computed()]
         return value, seen
 
     def after(self, seen, numbers, *args):
         """The objective's hook after the update, reading D's outputs from before it."""
-        ctx = self.context(*args)
-        ctx._real_out, ctx._fake_out = (DOutput(**f) if f else None for f in seen)
+        ctx = self.context(*args, outputs=tuple(DOutput(**f) if f else None for f in seen))
         with _Numbers(self.step.loss, numbers):
             self.hook(ctx)
         return args[2].new_zeros(())  # vmap needs an output
@@ -396,43 +397,3 @@ class _Numbers:
 
 def _hyper(settings) -> tuple:
     return settings.lr_g, settings.lr_d, settings.beta1, settings.beta2
-
-
-def stack_steps(steps: Sequence[TrainStep], settings, capturable: bool = False,
-                optimizer_g=None, optimizer_d=None,
-                member_settings: Sequence | None = None) -> PopulationStep:
-    """One :class:`PopulationStep` over the members' single steps (their models,
-    networks, state and EMA; fresh optimisers over the stacked leaves). Where
-    ``member_settings`` give the members different learning rates or betas, each member
-    becomes a parameter group of its own (:class:`PerMember`)."""
-    first = steps[0]
-    networks = {name: (first.sides[name], StackedModule([s.networks[name] for s in steps]))
-                for name in first.networks}
-    state = {name: torch.stack([s.state[name] for s in steps]) for name in first.state}
-    pop = PopulationStep.create(StackedModule([s.generator for s in steps]),
-                                StackedModule([s.discriminator for s in steps]), first.loss,
-                                settings, first.precision, capturable, optimizer_g=optimizer_g,
-                                optimizer_d=optimizer_d, augment=first.augment,
-                                networks=networks, state=state, schedules=first.schedules)
-    pop.frozen = {}
-    device = next(iter(pop.generator.tensors().values())).device
-    pop.numbers = {name: torch.tensor(values, device=device)  # fp32, as the losses compute
-                   for name, values in member_numbers([s.loss for s in steps]).items()}
-    if member_settings and len({_hyper(m) for m in member_settings}) > 1:
-        for side, ref in (("g", optimizer_g), ("d", optimizer_d)):
-            groups = [{"lr": m.lr_g if side == "g" else m.lr_d, "betas": (m.beta1, m.beta2)}
-                      for m in member_settings]
-
-            def build(groups, ref=ref):
-                first = groups[0]
-                if ref is None:
-                    return adam(groups, first["lr"], first["betas"], capturable)
-                return build_optimizer(ref, groups, lr=first["lr"], betas=first["betas"],
-                                       capturable=capturable)
-
-            opt = PerMember(build, list(pop.side_parameters(side)), groups)
-            if side in pop.schedules:
-                for group in opt.param_groups:
-                    group.setdefault("initial_lr", group["lr"])
-            pop.opt_g, pop.opt_d = (opt, pop.opt_d) if side == "g" else (pop.opt_g, opt)
-    return pop

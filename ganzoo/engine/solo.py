@@ -30,7 +30,7 @@ class Solo:
         parts = build(preset).to(device)
         self.dataset = parts.dataset
         graphs = options.cuda_graphs and device.type == "cuda" and world.size == 1
-        self.step = TrainStep.from_parts(parts, preset, options.precision, capturable=graphs)
+        self.step = TrainStep(parts, preset, precision=options.precision, capturable=graphs)
         self.replay = CudaGraphStep(self.step) if graphs else self.step
         self.rng = GlobalRNG()
         self.per_rank = settings.batch_size * settings.n_critic
@@ -39,6 +39,10 @@ class Solo:
 
     def restore(self, resumed: checkpoint.Checkpoint) -> None:
         self.step.restore(resumed)
+
+    def weights(self, member: int = 0) -> dict[str, torch.Tensor]:
+        """The trained tensors by their checkpoint names (on the CPU)."""
+        return checkpoint.model_tensors(self.step.checkpointed())
 
     def start(self, device: torch.device) -> None:
         """Once the weights are final (after a resume): DDP starts every rank from rank 0's."""

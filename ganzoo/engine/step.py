@@ -10,38 +10,30 @@ losses, the weights and the optimiser state stay in float32.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
 
 from ..core.build import Components, build_optimizer
 from ..core.errors import ConfigError
-from ..core.interfaces import (
-    Augment,
-    ComponentRef,
-    Discriminator,
-    GANLoss,
-    Generator,
-    Objective,
-    Preset,
-    Schedule,
-    TrainSettings,
-    as_objective,
-)
+from ..core.interfaces import ComponentRef, Preset, as_objective
 from . import checkpoint
-from .context import Networks, StepContext
+from .context import PRECISIONS, Batch, Models, Networks, StepContext, autocast
 from .distributed import average_over_ranks
 from .optim import adam
-
-PRECISIONS = ("fp32", "bf16")
 
 
 class TrainStep:
     """``n_critic`` discriminator updates, each on its own slice of the batch, then one
     generator update; optionally an EMA of the generator's weights after it.
+
+    Built whole from a preset's components and settings: its optimisers (the preset's
+    registered ones; none named: fused Adam), ``n_critic``, the EMA and the schedules that
+    scale the rates epoch by epoch. The objective's own ``networks`` ({name: (side,
+    module)}) train with G's or D's optimiser as their side says; its ``state`` tensors
+    persist from step to step.
 
     ``call_g`` and ``call_d`` are what the first forward pass of each update goes through:
     the models themselves, or their DDP wrappers in a distributed run (which average the
@@ -49,96 +41,53 @@ class TrainStep:
     (a regularizer's, D in the G update) use the bare models, as DDP allows one forward
     per backward; their gradients still reach the parameters the wrapper reduces.
 
-    The objective's own ``networks`` ({name: (side, module)}) train with G's or D's
-    optimiser as their side says; its ``state`` tensors persist from step to step.
+    :class:`~ganzoo.engine.population.PopulationStep` is this step with a member axis:
+    it changes only how an update's loss is computed (per member) and what follows a step.
     """
 
-    def __init__(self, generator: Generator, discriminator: Discriminator,
-                 loss: GANLoss | Objective,
-                 opt_g: torch.optim.Optimizer | None, opt_d: torch.optim.Optimizer | None,
-                 precision: str = "fp32", n_critic: int = 1,
-                 ema: Generator | None = None, ema_decay: float = 0.0,
-                 augment: Augment | None = None,
-                 networks: dict[str, tuple[str, torch.nn.Module]] | None = None,
-                 state: dict[str, Tensor] | None = None,
-                 schedules: dict[str, Schedule] | None = None) -> None:
+    batch_dim = 0  # the images' axis in a batch (a population's batches lead with members)
+
+    def __init__(self, parts: Components, preset: Preset, *, precision: str = "fp32",
+                 capturable: bool = False) -> None:
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {precision!r}; choose from "
                               f"{', '.join(PRECISIONS)}")
-        self.generator = generator
-        self.discriminator = discriminator
-        self.loss = loss
-        self.objective = as_objective(loss)
-        self.opt_g = opt_g
-        self.opt_d = opt_d
-        self.precision = precision
-        self.n_critic = n_critic
-        self.conditional = bool(generator.num_classes)  # G is given the real batch's labels
-        self.d_conditional = bool(discriminator.num_classes)
-        self.ema = ema
-        self.ema_decay = ema_decay
-        self.augment = augment
-        self.call_g: torch.nn.Module = generator
-        self.call_d: torch.nn.Module = discriminator
-        networks = networks or {}
-        self.networks = {name: module for name, (_, module) in networks.items()}
-        self.sides = {name: side for name, (side, _) in networks.items()}
-        self.call_nets: dict[str, torch.nn.Module] = {}  # their DDP wrappers, when distributed
-        self.state = dict(state or {})
-        self.schedules = dict(schedules or {})  # "g", "d": the learning-rate schedules named
-        self.steps = 0  # G updates done: the context's step index
-        self.ranks = 1  # processes training together; > 1 averages float state over them
+        settings = preset.train
+        self.generator, self.discriminator = parts.generator, parts.discriminator
+        self.loss, self.objective = parts.loss, as_objective(parts.loss)
+        self.precision, self.n_critic = precision, settings.n_critic
+        self.conditional = bool(self.generator.num_classes)  # G gets the real batch's labels
+        self.ema_decay = settings.ema
+        self.ema = copy.deepcopy(self.generator).requires_grad_(False) if settings.ema else None
+        self.augment = parts.augment
+        self.networks = {name: module for name, (_, module) in parts.networks.items()}
+        self.sides = {name: side for name, (side, _) in parts.networks.items()}
+        self.state = dict(parts.state)
+        self.schedules = dict(parts.schedules)  # "g", "d": the learning-rate schedules named
+        self.updates = 0  # G updates done: the context's step index
+        self.distribute(lambda module: module, 1)
         # D's trained weights (and its side's networks'), switched off in G updates (a frozen
         # one stays frozen); a list is faster to walk each step than D.requires_grad_
         self._d_params = tuple(p for p in self.side_parameters("d") if p.requires_grad)
-
-    @classmethod
-    def create(cls, generator: Generator, discriminator: Discriminator,
-               loss: GANLoss | Objective, settings: TrainSettings, precision: str = "fp32",
-               capturable: bool = False, optimizer_g: ComponentRef | None = None,
-               optimizer_d: ComponentRef | None = None,
-               augment: Augment | None = None,
-               networks: dict[str, tuple[str, torch.nn.Module]] | None = None,
-               state: dict[str, Tensor] | None = None,
-               schedules: dict[str, Schedule] | None = None) -> TrainStep:
-        """A step with the named registered optimizers (None: fused Adam), ``n_critic`` and
-        the EMA from the preset's settings; each of the objective's ``networks`` joins the
-        optimiser of its side; ``schedules`` scale the rates epoch by epoch."""
         betas = (settings.beta1, settings.beta2)
-        ema = copy.deepcopy(generator).requires_grad_(False) if settings.ema else None
-        # the optimisers come after the step: a network's side decides which one it joins
-        step = cls(generator, discriminator, loss, None, None, precision, settings.n_critic,
-                   ema, settings.ema, augment, networks, state, schedules)
-
-        def optimizer(ref: ComponentRef | None, side: str, lr: float):
-            params = list(step.side_parameters(side))
-            if ref is None:
-                return adam(params, lr, betas, capturable)
-            return build_optimizer(ref, params, lr=lr, betas=betas, capturable=capturable)
-
-        step.opt_g = optimizer(optimizer_g, "g", settings.lr_g)
-        step.opt_d = optimizer(optimizer_d, "d", settings.lr_d)
-        for side in step.schedules:  # the rate a schedule scales (saved with the groups)
-            for group in step.optimizer(side).param_groups:
+        self.opt_g = self._optimizer("g", preset.optimizer_g, settings.lr_g, betas, capturable)
+        self.opt_d = self._optimizer("d", preset.optimizer_d, settings.lr_d, betas, capturable)
+        for side in self.schedules:  # the rate a schedule scales (saved with the groups)
+            for group in self.optimizer(side).param_groups:
                 group.setdefault("initial_lr", group["lr"])
-        return step
 
-    @classmethod
-    def from_parts(cls, parts: Components, preset: Preset, precision: str = "fp32",
-                   capturable: bool = False) -> TrainStep:
-        """The step ``ganzoo train`` runs for a preset's built components."""
-        return cls.create(parts.generator, parts.discriminator, parts.loss, preset.train,
-                          precision, capturable, optimizer_g=preset.optimizer_g,
-                          optimizer_d=preset.optimizer_d, augment=parts.augment,
-                          networks=parts.networks, state=parts.state,
-                          schedules=parts.schedules)
+    def _optimizer(self, side: str, ref: ComponentRef | None, lr: float,
+                   betas: tuple[float, float], capturable: bool) -> torch.optim.Optimizer:
+        return optimizer_over(ref, list(self.side_parameters(side)), lr, betas, capturable)
 
     def distribute(self, wrap, ranks: int) -> None:
         """Train as one of ``ranks`` processes: the first forward pass of each update goes
         through ``wrap(module)`` (DDP, which averages gradients over the ranks)."""
         self.call_g, self.call_d = wrap(self.generator), wrap(self.discriminator)
         self.call_nets = {name: wrap(module) for name, module in self.networks.items()}
-        self.ranks = ranks
+        self.ranks = ranks  # > 1 averages the objective's float state over the ranks
+        self._models = Models(self.generator, self.discriminator, self.call_d, self.augment,
+                              self.precision)
 
     def optimizer(self, side: str) -> torch.optim.Optimizer:
         return self.opt_g if side == "g" else self.opt_d
@@ -167,22 +116,17 @@ class TrainStep:
     def checkpointed(self) -> dict:
         """What a training checkpoint holds of this step, as ``checkpoint.save_training``
         takes it."""
-        return {**self._live(), "updates": self.steps}
+        return {**self._live(), "updates": self.updates}
 
     def restore(self, ckpt: checkpoint.Checkpoint) -> None:
         """Load a training checkpoint into the models, optimisers, networks and state."""
         checkpoint.restore_training(ckpt, **self._live())
-        self.steps = ckpt.updates
+        self.updates = ckpt.updates
 
     def _live(self) -> dict:
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "opt_g": self.opt_g, "opt_d": self.opt_d, "ema": self.ema,
                 "networks": self.networks, "state": self.state}
-
-    def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
-        if self.precision == "bf16":
-            return torch.autocast(device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     def __call__(self, real: Tensor, labels: Tensor | None = None,
                  noise: Tensor | None = None) -> Tensor:
@@ -192,61 +136,71 @@ class TrainStep:
 
         ``noise`` (one row per image) defaults to fresh draws from the generator's prior.
         """
-        G = self.generator
-        if noise is None:
-            noise = G.sample_noise(real.shape[0], real.device)
+        noise = self._noise(real) if noise is None else noise
         if self.conditional and labels is None:
             raise ConfigError("a class-conditional generator needs the batch's labels")
-        n = real.shape[0] // self.n_critic
+        dim = self.batch_dim
+        n = real.shape[dim] // self.n_critic
         losses_d = []
         for i in range(self.n_critic):
-            part = slice(i * n, (i + 1) * n)
-            asked = None if labels is None else labels[part]
-            g_cond = (asked,) if self.conditional else ()
+            real_i, labels_i, noise_i = (None if t is None else t.narrow(dim, i * n, n)
+                                         for t in (real, labels, noise))
+            g_cond = (labels_i,) if self.conditional else ()
             last = i == self.n_critic - 1
             # only the last fakes train G
-            with torch.set_grad_enabled(last), self._autocast(real.device):
-                fake = self.call_g(noise[part], *g_cond)
-            losses_d.append(self._update_d(self._context("d", real[part], asked, noise[part],
-                                                         fake.detach().to(real.dtype))))
-        loss_g = self._update_g(self._context("g", real[part], asked, noise[part], fake))
+            with torch.set_grad_enabled(last), autocast(self.precision, real.device):
+                fake = self.call_g(noise_i, *g_cond)
+            losses_d.append(self._update("d", Batch(real_i, labels_i, noise_i,
+                                                    fake.detach().to(real.dtype))))
+        loss_g = self._update("g", Batch(real_i, labels_i, noise_i, fake))
+        self._after_step()
+        self.updates += 1
+        loss_d = losses_d[0] if self.n_critic == 1 else torch.stack(losses_d).mean(0)
+        return torch.stack([loss_d, loss_g], -1).detach()
+
+    def replayed(self) -> None:
+        """A captured graph ran this step again: count its G update, which lives outside
+        the graph."""
+        self.updates += 1
+
+    def _noise(self, real: Tensor) -> Tensor:
+        return self.generator.sample_noise(real.shape[0], real.device)
+
+    def _update(self, update: str, batch: Batch) -> Tensor:
+        """One update of G or D (its objective's networks with it): the loss, the optimiser's
+        step, then the objective's hook after it. Returns the loss."""
+        if update == "g":
+            self._d_requires_grad(False)  # only G is updated: skip D's weight gradients
+        try:
+            loss, after = self._loss(update, batch)
+            opt = self.optimizer(update)
+            opt.zero_grad(set_to_none=True)
+            # a population's loss is its members' [K]: the sum's gradient is each one's own
+            (loss if loss.ndim == 0 else loss.sum()).backward()
+            opt.step()
+        finally:
+            if update == "g":
+                self._d_requires_grad(True)
+        after()
+        return loss
+
+    def _loss(self, update: str, batch: Batch) -> tuple[Tensor, Callable[[], None]]:
+        """The objective's loss for this update, and its hook after the update."""
+        nets = self.networks and Networks(self.networks, self.call_nets,
+                                          {n for n, side in self.sides.items() if side == update})
+        ctx = StepContext(update, batch, self._models, nets=nets, state=self.state,
+                          step=self.updates)
+        objective = self.objective
+        if update == "d":
+            return objective.d_loss(ctx), lambda: objective.after_d_update(ctx)
+        return objective.g_loss(ctx), lambda: objective.after_g_update(ctx)
+
+    def _after_step(self) -> None:
+        """After both updates: the EMA, and the state averaged over the ranks."""
         if self.ema is not None:
             self._update_ema()
         if self.ranks > 1 and self.state:
             average_over_ranks([t for t in self.state.values() if t.is_floating_point()])
-        self.steps += 1
-        loss_d = losses_d[0] if self.n_critic == 1 else torch.stack(losses_d).mean()
-        return torch.stack([loss_d, loss_g]).detach()
-
-    def _context(self, update: str, real: Tensor, labels: Tensor | None, noise: Tensor,
-                 fake: Tensor) -> StepContext:
-        d_cond = (labels,) if self.d_conditional else ()
-        nets = self.networks and Networks(self.networks, self.call_nets,
-                                          {n for n, side in self.sides.items() if side == update})
-        return StepContext(update, real, labels, noise, fake, generator=self.generator,
-                           discriminator=self.discriminator, call_d=self.call_d,
-                           d_cond=d_cond, autocast=lambda: self._autocast(real.device),
-                           augment=self.augment, nets=nets, state=self.state, step=self.steps)
-
-    def _update_d(self, ctx: StepContext) -> Tensor:
-        loss_d = self.objective.d_loss(ctx)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        self.objective.after_d_update(ctx)
-        return loss_d
-
-    def _update_g(self, ctx: StepContext) -> Tensor:
-        self._d_requires_grad(False)  # only G is updated: skip D's weight gradients
-        try:
-            loss_g = self.objective.g_loss(ctx)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.opt_g.step()
-        finally:
-            self._d_requires_grad(True)
-        self.objective.after_g_update(ctx)
-        return loss_g
 
     def _d_requires_grad(self, on: bool) -> None:
         for p in self._d_params:
@@ -261,6 +215,15 @@ class TrainStep:
             mine.copy_(theirs)  # e.g. batch-norm statistics: follow the live generator
 
 
+def optimizer_over(ref: ComponentRef | None, params: list, lr: float, betas: tuple[float, float],
+                   capturable: bool) -> torch.optim.Optimizer:
+    """The registered optimizer ``ref`` (None: fused Adam) over ``params`` (tensors or
+    parameter groups)."""
+    if ref is None:
+        return adam(params, lr, betas, capturable)
+    return build_optimizer(ref, params, lr=lr, betas=betas, capturable=capturable)
+
+
 class CudaGraphStep:
     """Replays a :class:`TrainStep` -- both updates, both optimisers -- as one CUDA graph.
 
@@ -269,7 +232,7 @@ class CudaGraphStep:
     into static buffers and replays, with no host sync. It captures whatever step it wraps
     (a run's or a population's) and knows nothing of their shapes; :meth:`recapture` is the
     one way to capture again after a change the graph would not replay. Every batch is
-    trained on exactly once. The optimisers must be capturable (``TrainStep.create(...,
+    trained on exactly once. The optimisers must be capturable (``TrainStep(...,
     capturable=True)``). If capture fails, the step warns once and stays eager.
     """
 
@@ -292,7 +255,7 @@ class CudaGraphStep:
             for static, given in zip(self.static_inputs, inputs, strict=True):
                 static.copy_(given)
             self.graph.replay()
-            self.step.steps += 1
+            self.step.replayed()
             return self.static_losses
         if self.calls <= self.warmup:
             return self._side_stream(inputs)
