@@ -395,19 +395,6 @@ class Preset:
             "callbacks": [ref.to_dict() for ref in self.callbacks],
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Preset:
-        refs = {k: ComponentRef(data[k]["name"], data[k].get("kwargs", {}))
-                for k in COMPONENT_FIELDS if k in data}
-        return cls(
-            name=data["name"],
-            summary=data.get("summary", ""),
-            train=TrainSettings(**data.get("train", {})),
-            callbacks=tuple(ComponentRef(c["name"], c.get("kwargs", {}))
-                            for c in data.get("callbacks", ())),
-            **refs,
-        )
-
 
 COMPONENT_KINDS = ("generator", "discriminator", "loss", "dataset")  # every preset names these
 OPTIMIZER_FIELDS = ("optimizer_g", "optimizer_d")  # optional: the engine's Adam by default

@@ -1,5 +1,6 @@
-"""Presets as files: TOML written by hand (or by ``ganzoo preset show``), or a run's
-``config.json``. Both hold what :meth:`Preset.to_dict` gives::
+"""Presets as data: TOML written by hand (or by ``ganzoo preset show``), a run's
+``config.json``, a checkpoint's ``config``. All hold what :meth:`Preset.to_dict` gives, and
+:func:`preset_from_data` reads each::
 
     name = "my-gan"
     summary = "One line on what it is and where its settings come from."
@@ -44,12 +45,12 @@ def looks_like_file(text: str) -> bool:
     return text.endswith(SUFFIXES) or "/" in text or "\\" in text
 
 
-def _fail(path: Path, key: str, expected: str, got: Any = None) -> ConfigError:
+def _fail(path: Path | str, key: str, expected: str, got: Any = None) -> ConfigError:
     shown = "" if got is None else f", got {got!r}"
     return ConfigError(f"{path}: {key}: expected {expected}{shown}")
 
 
-def _component(path: Path, key: str, value: Any) -> ComponentRef:
+def _component(path: Path | str, key: str, value: Any) -> ComponentRef:
     if isinstance(value, str):
         return ComponentRef(value, {})
     if not isinstance(value, Mapping):
@@ -64,8 +65,10 @@ def _component(path: Path, key: str, value: Any) -> ComponentRef:
     return ComponentRef(value["name"], kwargs)
 
 
-def preset_from_data(data: Mapping[str, Any], path: Path) -> Preset:
-    """A preset from a file's parsed contents, every key checked."""
+def preset_from_data(data: Mapping[str, Any], path: Path | str) -> Preset:
+    """A preset from what :meth:`Preset.to_dict` gives (a file's or a checkpoint's parsed
+    contents), every key checked; ``path`` names the source in errors. The one reader of
+    presets as data."""
     for key in data:
         if key not in TOP_KEYS:
             close = difflib.get_close_matches(key, TOP_KEYS, n=1)

@@ -23,6 +23,7 @@ from safetensors.torch import save as safetensors_bytes
 from ..core.errors import CheckpointError
 from ..core.fileio import atomic_write_bytes
 from ..core.interfaces import Preset
+from ..core.presetfile import preset_from_data
 from ..core.version import __version__
 
 FORMAT = "ganzoo/1"
@@ -196,7 +197,7 @@ def load(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path} is not a ganzoo checkpoint (format "
                               f"{metadata.get('format')!r}, expected {FORMAT!r})")
     try:
-        preset = Preset.from_dict(json.loads(metadata["config"]))
+        preset = preset_from_data(json.loads(metadata["config"]), f"{path} (config)")
         epoch, step = int(metadata["epoch"]), int(metadata.get("step", "0"))
         kind = metadata["kind"]
         if epoch < 0 or step < 0:

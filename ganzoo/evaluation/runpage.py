@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import platform
 import re
 import statistics
@@ -24,7 +23,7 @@ from typing import Any
 from ..core.errors import ConfigError
 from ..core.fileio import atomic_write_bytes
 from ..core.interfaces import Preset
-from ..core.presetfile import preset_to_toml
+from ..core.presetfile import load_preset_file, preset_to_toml
 from ..core.version import __version__
 from ..engine.rundir import (
     RunDir,
@@ -71,10 +70,7 @@ def read_run(root: Path | str) -> RunView:
     config = run.root / "config.json"
     if not config.is_file():
         raise ConfigError(f"{run.root} is not a run directory (no config.json)")
-    try:
-        preset = Preset.from_dict(json.loads(config.read_text()))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{config} is damaged ({type(exc).__name__}: {exc})") from None
+    preset = load_preset_file(config)
     grids = sorted(run.samples.glob("epoch-*.png"))
     real = run.samples / "real.png"
     checkpoints = checkpoints_in(run.root)
