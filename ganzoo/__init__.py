@@ -17,18 +17,20 @@ from .api import (
     PopulationReport,
     Report,
     Run,
+    Spread,
     TensorBoard,
     bench,
+    bench_table,
     evaluate,
     list_components,
     list_presets,
     load,
-    report,
     resolve_preset,
     show_preset,
     train,
+    write_run_page,
 )
-from .core.config import settable_keys
+from .core.config import parse_pairs, settable_keys
 from .core.datasets import SPLITS as IDX_SPLITS
 from .core.datasets import IdxDataset, default_data_root, torchvision_download
 from .core.errors import (
@@ -39,6 +41,7 @@ from .core.errors import (
     GanzooError,
     Interrupted,
     PluginError,
+    RunExists,
     TrainingError,
 )
 from .core.idx import read_idx, write_idx
@@ -59,15 +62,27 @@ from .core.interfaces import (
     TrainSettings,
     as_output,
 )
+from .core.kinds import KINDS, Kind
 from .core.layers import mlp_layers
-from .core.plugins import get_registry, hookimpl, in_process_plugin
+from .core.plugins import Entry, Registry, get_registry, hookimpl, in_process_plugin
 from .core.presetfile import load_preset_file, preset_to_toml
 from .core.version import __version__
+from .engine.callbacks import Training
 from .engine.context import StepContext
 from .engine.optim import adam as fused_adam
 
 __all__ = [
     "IDX_SPLITS",
+    "KINDS",
+    "Entry",
+    "Kind",
+    "Registry",
+    "RunExists",
+    "Spread",
+    "Training",
+    "bench_table",
+    "parse_pairs",
+    "write_run_page",
     "Augment",
     "CallbackError",
     "Callback",
@@ -113,7 +128,6 @@ __all__ = [
     "mlp_layers",
     "preset_to_toml",
     "read_idx",
-    "report",
     "resolve_preset",
     "settable_keys",
     "show_preset",

@@ -1,4 +1,5 @@
-"""The ``ganzoo`` command line: a thin click layer over the Python API in :mod:`ganzoo.api`.
+"""The ``ganzoo`` command line: a thin click layer over the public Python API, ``ganzoo``
+(the only part of the package it imports).
 
 It parses options, calls the API, and prints; an expected error (a
 :class:`~ganzoo.GanzooError`) becomes one ``Error: ...`` line and its exit code.
@@ -6,17 +7,15 @@ It parses options, calls the API, and prints; an expected error (a
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from . import api
-from .core.config import parse_pairs, settable_keys
-from .core.errors import ConfigError, GanzooError, Interrupted, RunExists
-from .core.plugins import KINDS, PLURALS, get_registry, normalize_kind
-from .core.version import __version__
+import ganzoo
+from ganzoo import ConfigError, GanzooError, Interrupted, RunExists
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -44,13 +43,13 @@ class _Group(click.Group):
 def _pairs(sets: tuple[str, ...]) -> dict:
     """--set KEY=VALUE options as Python values, errors spelled with the flag."""
     try:
-        return parse_pairs(sets)
+        return ganzoo.parse_pairs(sets)
     except ConfigError as exc:
         raise ConfigError(f"--set {exc.message}") from None
 
 
 @click.group(cls=_Group, context_settings=CONTEXT)
-@click.version_option(__version__, prog_name="ganzoo")
+@click.version_option(ganzoo.__version__, prog_name="ganzoo")
 def main() -> None:
     """ganzoo: a plugin-based GAN zoo for PyTorch.
 
@@ -66,24 +65,25 @@ def main() -> None:
     """
 
 
-@main.command("list")
+@main.command("list", help=(
+    "List registered components of every kind and who provides them.\n\nKIND is one of "
+    f"{', '.join(k.plural for k in ganzoo.KINDS)} (default: all); PATTERN is a shell-style "
+    "wildcard such as 'vanilla*'."))
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False, default="*")
 @click.option("--show", "show", metavar="PRESET",
               help="Print PRESET (a name or file) as TOML, to copy, edit and train.")
 def list_cmd(kind: str | None, pattern: str, show: str | None) -> None:
-    """List registered presets, models, losses, datasets, evaluators and callbacks.
-
-    KIND is one of presets, generators, discriminators, losses, datasets, evaluators,
-    callbacks (default: all); PATTERN is a shell-style wildcard such as 'vanilla*'.
-    """
     if show is not None:
-        click.echo(api.show_preset(show), nl=False)
+        click.echo(ganzoo.show_preset(show), nl=False)
         return
-    kinds = [normalize_kind(kind)] if kind else list(KINDS)
-    for k in kinds:
-        entries = api.list_components(k, pattern)
-        click.secho(f"{PLURALS[k]}:", bold=True)
+    if kind:
+        ganzoo.list_components(kind)  # an unknown kind: one error naming the kinds
+    for k in ganzoo.KINDS:
+        if kind not in (None, k.name, k.plural):
+            continue
+        entries = ganzoo.list_components(k.name, pattern)
+        click.secho(f"{k.plural}:", bold=True)
         if not entries:
             click.echo("  (none)")
         width = max((len(e.name) for e in entries), default=0)
@@ -96,7 +96,8 @@ def list_cmd(kind: str | None, pattern: str, show: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """Show installed plugins, what each provides, and any load errors."""
-    registry = get_registry()
+    registry = ganzoo.get_registry()
+    plurals = {k.name: k.plural for k in ganzoo.KINDS}
     rows = [{"name": p.name, "provider": p.provider, "module": p.module,
              "provides": p.provides, "error": p.error} for p in registry.plugins]
     if as_json:
@@ -106,19 +107,19 @@ def plugins(as_json: bool) -> None:
         status = click.style("FAILED", fg="red") if row["error"] else click.style("ok", fg="green")
         click.echo(f"{row['name']}  [{row['provider']}]  {row['module']}  {status}")
         for kind, names in row["provides"].items():
-            click.echo(f"    {PLURALS[kind]}: {', '.join(names)}")
+            click.echo(f"    {plurals[kind]}: {', '.join(names)}")
         if row["error"]:
             click.echo(f"    error: {row['error']}")
     if not rows:
         click.echo("no plugins loaded")
 
 
-def _cadence(ctx, param, value: str) -> str:
-    try:
-        api.training.parse_cadence(value)
-    except ConfigError as exc:
-        raise click.BadParameter(exc.message.partition(": ")[2]) from None
-    return value
+def _default(function: Callable, keyword: str):
+    """The API's default for one of ``function``'s keywords: the CLI's default too."""
+    return inspect.signature(function).parameters[keyword].default
+
+
+DATA_DIR_HELP = f"Data root (default here: {ganzoo.default_data_root()})."
 
 
 @main.command()
@@ -135,24 +136,24 @@ def _cadence(ctx, param, value: str) -> str:
 @click.option("--resume", type=click.Path(path_type=Path),
               help="Continue a run directory or training checkpoint.")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
+              help=DATA_DIR_HELP)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any preset setting, e.g. --set hflip=false or "
                    "--set generator.z_dim=100. Repeatable.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32",
-              show_default=True, help="bf16: autocast forward passes; losses and state in fp32.")
+@click.option("--precision", default=_default(ganzoo.train, "precision"), show_default=True,
+              help="fp32, or bf16: autocast forward passes; losses and state in fp32.")
 @click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True,
               help="On CUDA, replay the whole training step as one CUDA graph.")
-@click.option("--checkpoint-every", "cadence", default="10m", show_default=True,
-              callback=_cadence, metavar="N|Ms|Mm",
+@click.option("--checkpoint-every", "cadence", default=_default(ganzoo.train, "checkpoint_every"),
+              show_default=True, metavar="N|Ms|Mm",
               help="Also checkpoint inside epochs: every N steps, or every M seconds (90s) or "
                    "minutes (10m); 0 for epoch ends only.")
-@click.option("--on-save-error", type=click.Choice(["stop", "continue"]), default="stop",
+@click.option("--on-save-error", default=_default(ganzoo.train, "on_save_error"),
               show_default=True, help="When a checkpoint cannot be written (disk full): stop, "
-                                      "or warn and keep training.")
-@click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default="stop",
-              show_default=True, help="When a loss or weight turns NaN/Inf: stop, or reload the "
-                                      "last good checkpoint and halve the learning rates.")
+                                      "or continue (warn and keep training).")
+@click.option("--on-nan", default=_default(ganzoo.train, "on_nan"), show_default=True,
+              help="When a loss or weight turns NaN/Inf: stop, or rollback (reload the last "
+                   "good checkpoint and halve the learning rates).")
 @click.option("--tensorboard", is_flag=True,
               help="Also write TensorBoard events to RUN/tensorboard (pip install tensorboard).")
 @click.option("--population", type=click.IntRange(1, 4096), metavar="K",
@@ -182,17 +183,17 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
     flags = {"epochs": epochs, "batch_size": batch_size, "lr_g": lr, "lr_d": lr, "seed": seed,
              "eval_every": eval_every}
     overrides = {**_pairs(sets), **{k: v for k, v in flags.items() if v is not None}}
-    named = overrides.pop("callbacks", [])  # registered callbacks join the preset's
-    if not isinstance(named, list):
-        raise ConfigError(f"--set callbacks: expected a JSON list of names, got {named!r}")
-    if tensorboard:
-        named = [*named, api.TensorBoard]  # a class: each member its own writer
+    if "callbacks" in overrides:  # replaces the preset's, as every --set does (train's
+        # callbacks= keyword adds to them)
+        preset = ganzoo.resolve_preset(preset, callbacks=overrides.pop("callbacks"))
+    callbacks = [ganzoo.TensorBoard] if tensorboard else []  # a class: a writer per member
     try:
-        api.train(preset, out=out, resume=resume, device=device, quiet=quiet, callbacks=named,
-                  data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
-                  checkpoint_every=cadence, on_nan=on_nan, on_save_error=on_save_error,
-                  **({"population": population} if population else {}),
-                  **({"sweep": sweeps} if sweeps else {}), **overrides)
+        ganzoo.train(preset, out=out, resume=resume, device=device, quiet=quiet,
+                     callbacks=callbacks,
+                     data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
+                     checkpoint_every=cadence, on_nan=on_nan, on_save_error=on_save_error,
+                     **({"population": population} if population else {}),
+                     **({"sweep": sweeps} if sweeps else {}), **overrides)
     except RunExists as exc:
         raise ConfigError(f"{exc.root} already holds a run; continue it with --resume "
                           f"{exc.root} or choose another --out") from None
@@ -212,16 +213,16 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
 @click.option("--class", "label", type=int, metavar="K",
               help="Class-conditional generators: draw only class K (default: every class "
                    "in turn, one column each).")
-@click.option("--sweep", "sweep_code", metavar="CODE",
+@click.option("--vary", "code", metavar="CODE",
               help="Generators with latent codes (InfoGAN's c1, c2, ...): vary CODE along "
                    "each row (every value of a categorical code, -2 to 2 of a continuous).")
 @click.option("--hold", "held", multiple=True, metavar="CODE=VALUE",
               callback=lambda ctx, param, value: _code_values(value),
-              help="With --sweep: fix another code everywhere (repeatable).")
+              help="With --vary: fix another code everywhere (repeatable).")
 @click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
 @click.option("--member", metavar="I|best", help="A population run: sample member I or the best.")
 def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
-           sweep_code: str | None, held: dict[str, float], device: str | None,
+           code: str | None, held: dict[str, float], device: str | None,
            member: str | None) -> None:
     """Draw a grid of samples from a run directory or checkpoint (SOURCE).
 
@@ -229,18 +230,16 @@ def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
     Examples:
       ganzoo sample runs/try -n 64 -o grid.png
       ganzoo sample runs/cgan --class 7 -o sevens.png
-      ganzoo sample runs/infogan --sweep c1 -n 100 -o digits.png
-      ganzoo sample runs/infogan --sweep c2 --hold c1=3 -o threes.png
+      ganzoo sample runs/infogan --vary c1 -n 100 -o digits.png
+      ganzoo sample runs/infogan --vary c2 --hold c1=3 -o threes.png
+      ganzoo sample runs/pop --member best -o best.png
     """
-    from .engine.devices import resolve_device
-    from .evaluation.sampling import sample_grid
-
-    if member is not None or is_population(source):
-        source = _population_of(source).member(member or "best").root
+    run = ganzoo.load(source, member)
+    if isinstance(run, ganzoo.Population):  # no member named: the best one
+        run = run.member("best")
     try:
-        epoch, count = sample_grid(source, out, n=count, seed=seed,
-                                   device=resolve_device(device), label=label,
-                                   sweep_code=sweep_code, hold=held)
+        epoch, count = run.save_grid(out, n=count, seed=seed, label=label, vary=code,
+                                     hold=held, device=device)
     except ConfigError as exc:
         if label is None:
             raise
@@ -267,9 +266,7 @@ def report(runs: tuple[Path, ...], out: Path | None) -> None:
       ganzoo report runs/vanilla-mnist-20261201-170000
       ganzoo report runs/a runs/b runs/c -o compare.html
     """
-    from .evaluation.runpage import write_report
-
-    click.echo(f"wrote {write_report(runs, out)}")
+    click.echo(f"wrote {ganzoo.write_run_page(runs, out)}")
 
 
 @main.command("eval")
@@ -279,7 +276,7 @@ def report(runs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
+              help=DATA_DIR_HELP)
 @click.option("--no-floor", is_flag=True, help="Skip scoring real training images.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--member", metavar="I|best|all", default="all", show_default=True,
@@ -293,20 +290,10 @@ def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: 
     the floor, for real training images, both against the test split. For a population,
     each member and the distribution over them (median, IQR, min, max) and the best.
     """
-    from .evaluation.report import evaluate
-
-    say = lambda msg: click.echo(msg, err=True)  # noqa: E731 - progress on stderr
-    if is_population(source):
-        pop = api.Population(source)
-        if member == "all":
-            scores = pop.evaluate(count, device=device, data_dir=data_dir, seed=seed,
-                                  floor=not no_floor)
-            click.echo(json.dumps(scores.to_dict(), indent=2) if as_json else str(scores))
-            return
-        source = pop.member(member).root
-    report = evaluate(source, count, device=device, data_dir=data_dir, seed=seed,
-                      with_floor=not no_floor, say=say)
-    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
+    run = ganzoo.load(source, None if member == "all" else member)
+    scores = run.evaluate(count, device=device, data_dir=data_dir, seed=seed,
+                          floor=not no_floor, progress=lambda msg: click.echo(msg, err=True))
+    click.echo(json.dumps(scores.to_dict(), indent=2) if as_json else str(scores))
 
 
 def _sweep(values: tuple[str, ...]) -> dict[str, list]:
@@ -331,18 +318,6 @@ def _sweep(values: tuple[str, ...]) -> dict[str, list]:
     return grid
 
 
-def is_population(source: Path) -> bool:
-    from .engine.rundir import read_population
-
-    return Path(source).is_dir() and read_population(Path(source)) is not None
-
-
-def _population_of(source: Path) -> api.Population:
-    if not is_population(source):
-        raise ConfigError(f"--member: {source} is not a population run")
-    return api.Population(source)
-
-
 @main.command()
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--member", metavar="I|best", required=True, help="The member to export.")
@@ -357,7 +332,9 @@ def export(source: Path, member: str, out: Path) -> None:
       ganzoo export runs/pop --member 3 -o member3.safetensors
       ganzoo eval runs/pop && ganzoo export runs/pop --member best
     """
-    pop = _population_of(source)
+    pop = ganzoo.load(source)
+    if not isinstance(pop, ganzoo.Population):
+        raise ConfigError(f"--member: {source} is not a population run")
     i = pop.index(member)
     click.echo(f"wrote member {i} (seed {pop.seeds[i]}) to {pop.export(i, out)}")
 
@@ -402,7 +379,7 @@ def _split(parse: Callable[[str], object], what: str):
 @click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True,
               help="On CUDA, time ganzoo's step replayed as one CUDA graph.")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Data root (default: $GANZOO_DATA or ~/.cache/ganzoo).")
+              help=DATA_DIR_HELP)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="As for train.")
 @click.option("--population", "populations", default="", metavar="K1,K2,...",
               callback=lambda ctx, param, value: _split(int, "integers")(ctx, param, value)
@@ -421,23 +398,21 @@ def bench(preset, batch_sizes, precisions, devices, seconds, no_baseline, cuda_g
     """
     import torch
 
-    from .benchmark.throughput import format_table
-
-    results = api.bench(preset, batch_sizes=batch_sizes, precisions=precisions,
+    results = ganzoo.bench(preset, batch_sizes=batch_sizes, precisions=precisions,
                         devices=[d.strip() for d in devices.split(",")] if devices else None,
                         seconds=seconds, baseline=not no_baseline, cuda_graphs=cuda_graphs,
                         data_dir=data_dir, populations=populations, **_pairs(sets),
                         progress=None if as_json else lambda msg: click.echo(msg, err=True))
     if as_json:
-        info = {"preset": api.resolve_preset(preset).name, "torch": torch.__version__,
+        info = {"preset": ganzoo.resolve_preset(preset).name, "torch": torch.__version__,
                 "threads": torch.get_num_threads(), "results": [r.to_dict() for r in results]}
         click.echo(json.dumps(info, indent=2))
     else:
-        click.echo(format_table(results))
+        click.echo(ganzoo.bench_table(results))
 
 
 @main.command("settings")
 def settings_cmd() -> None:
     """List the keys that --set accepts."""
-    for key in settable_keys():
+    for key in ganzoo.settable_keys():
         click.echo(key)

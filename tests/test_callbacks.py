@@ -101,3 +101,16 @@ def test_a_preset_names_a_registered_callback(mnist_root, tmp_path):
                          "--set", 'callbacks=[{"name": "fail-at", "kwargs": {"epoch": 0}}]')
         assert_clean_error(result, "callback fail-at failed in on_epoch_end of epoch 0")
         assert len(result.output.strip().splitlines()) == 1
+        # --set callbacks replaces the preset's, as apply_overrides does: the failing one
+        # a preset file names is gone, the counter runs
+        failing = tmp_path / "failing.toml"
+        failing.write_text(ganzoo.show_preset("vanilla-mnist") + '\n[[callbacks]]\n'
+                           'name = "fail-at"\nkwargs = { epoch = 0 }\n')
+        calls.clear()
+        result = run_cli("train", failing, "--data-dir", mnist_root, "--out",
+                         tmp_path / "replaced", "--epochs", "1", "--set", "batch_size=32", "-q",
+                         "--set", 'callbacks=["counter"]')
+        assert result.exit_code == 0, result.output
+        assert calls == [0]
+        assert [c.name for c in ganzoo.load(tmp_path / "replaced").preset.callbacks] == [
+            "counter"]

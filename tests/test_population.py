@@ -82,7 +82,7 @@ def test_the_run_directory_holds_each_member_as_a_run(tmp_path, mnist_root):
     assert "member-00: loss D" in page
     newest = str(checkpoints_in(pop.root)[-1])  # the members' checkpoints, listed once
     assert page.count(newest) == 1
-    assert newest in ganzoo.report(pop.members[1].root, tmp_path / "m1.html").read_text()
+    assert newest in ganzoo.write_run_page(pop.members[1].root, tmp_path / "m1.html").read_text()
     out = tmp_path / "m1.safetensors"
     result = run_cli("export", pop.root, "--member", 1, "-o", out)
     assert result.exit_code == 0, result.output

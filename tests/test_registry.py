@@ -172,3 +172,34 @@ def test_a_model_that_returns_the_wrong_shape_names_its_plugin(tmp_path):
         with pytest.raises(PluginError, match=r"discriminator 'mlp-n1' from bad .in-process. "
                                               r"returned \(2, 1\) for 2 samples, expected \(2,\)"):
             build(preset)
+
+
+def test_plugins_are_pluggy_plugins_and_a_broken_one_is_unregistered():
+    def boom(register):
+        raise RuntimeError("kaput")
+
+    fine = plugin(generators=lambda register: register("fine-g", nn.Linear))
+    broken = plugin(generators=boom)
+    with in_process_plugin(fine, "fine"), in_process_plugin(broken, "broken"):
+        pm = get_registry().plugin_manager
+        assert pm.has_plugin("fine") and pm.has_plugin("vanilla")
+        assert not pm.has_plugin("broken")  # skipped: pluggy no longer knows it
+        hooked = pm.hook.ganzoo_register_generators.get_hookimpls()
+        assert "fine" in [i.plugin_name for i in hooked]
+        assert get_registry().get("generator", "fine-g").provider == "fine (in-process)"
+
+
+def test_every_kind_has_its_hook_and_is_documented_where_users_look():
+    from pathlib import Path
+
+    from ganzoo.core.kinds import KINDS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    hooks = get_registry().plugin_manager.hook
+    listed = run_cli("list", "--help").output
+    for kind in KINDS:
+        spec = getattr(hooks, kind.hook).spec
+        assert spec.argnames == ("register",) and kind.factory in spec.function.__doc__
+        assert f"_{kind.plural}`" in readme, kind.plural  # the README's list of hooks
+        assert kind.plural in listed, kind.plural
+        assert f"``{kind.name}``" in ganzoo.list_components.__doc__, kind.name

@@ -64,7 +64,7 @@ def test_a_comparison_overlays_runs_and_marks_the_best(runs, tmp_path):
     assert f"{runs[0].root.name} <strong>(best)</strong>" in page  # the only one with an FID
     assert f"{runs[1].root.name}: loss D" in page  # the curves carry each run's name
     assert len(images_of(page)) == 8
-    assert ganzoo.report(runs[1], tmp_path / "one.html").read_text().count("(best)") == 0
+    assert ganzoo.write_run_page(runs[1], tmp_path / "one.html").read_text().count("(best)") == 0
 
 
 def test_a_folder_that_holds_no_run_is_one_clear_error(tmp_path):
@@ -120,7 +120,7 @@ def test_the_page_in_a_real_browser(runs, tmp_path):
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    out = ganzoo.report(runs, tmp_path / "compare.html")
+    out = ganzoo.write_run_page(runs, tmp_path / "compare.html")
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
         try:

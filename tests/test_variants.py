@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 from test_zoo import VARIANTS, quick
 
 import ganzoo
-from ganzoo.evaluation.sampling import sweep
+from ganzoo.evaluation.sampling import vary
 
 REAL = torch.tensor([1.0, 2.0])
 FAKE = torch.tensor([0.0, -1.0])
@@ -342,13 +342,13 @@ def test_naming_adam_trains_what_naming_no_optimizer_does(small_data, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_infogan_grids_sweep_one_code_and_hold_another(small_data, tmp_path):
+def test_infogan_grids_vary_one_code_and_hold_another(small_data, tmp_path):
     run = ganzoo.train("infogan-mnist", out=tmp_path / "run", data_dir=small_data, epochs=1,
                        batch_size=32, quiet=True)
-    assert run.sweep("c1", rows=2).shape == (20, 1, 28, 28)  # as the CLI's grid, below
+    assert run.vary("c1", rows=2).shape == (20, 1, 28, 28)  # as the CLI's grid, below
     G = ganzoo.load(run.root).generator()
     G.forward = lambda z, labels=None: z  # show the noise each image was drawn from
-    noise, columns = sweep(G, "c2", rows=3, seed=0, hold={"c1": 4})
+    noise, columns = vary(G, "c2", rows=3, seed=0, hold={"c1": 4})
     assert columns == 10 and noise.shape == (30, 62 + 10 + 2)
     grid = noise.view(3, 10, -1)
     assert torch.all(grid[:, :, 62 + 4] == 1)  # c1 held at 4 everywhere
@@ -356,14 +356,14 @@ def test_infogan_grids_sweep_one_code_and_hold_another(small_data, tmp_path):
     assert torch.all(grid[:, :1, :62] == grid[:, :, :62])  # z fixed along a row
     assert not torch.equal(grid[0, 0, :62], grid[1, 0, :62])  # and drawn anew for each row
     out = tmp_path / "digits.png"
-    result = run_cli("sample", run.root, "--sweep", "c1", "-n", "20", "-o", out)
+    result = run_cli("sample", run.root, "--vary", "c1", "-n", "20", "-o", out)
     assert result.exit_code == 0 and "wrote 20 samples" in result.output, result.output
     assert Image.open(out).size[0] > 4 * Image.open(out).size[1]  # 2 rows of 10
-    assert_clean_error(run_cli("sample", run.root, "--sweep", "c7"), "no latent code 'c7'",
+    assert_clean_error(run_cli("sample", run.root, "--vary", "c7"), "no latent code 'c7'",
                        "c1, c2, c3")
-    assert_clean_error(run_cli("sample", run.root, "--sweep", "c2", "--hold", "c1=12"),
+    assert_clean_error(run_cli("sample", run.root, "--vary", "c2", "--hold", "c1=12"),
                        "0 to 9")
-    assert_clean_error(run_cli("sample", run.root, "--hold", "c1=2"), "--sweep")
+    assert_clean_error(run_cli("sample", run.root, "--hold", "c1=2"), "--vary")
 
 
 def test_code_accuracy_matches_each_code_value_to_its_class():

@@ -16,7 +16,8 @@ import ganzoo
 from ganzoo.core.build import build
 from ganzoo.core.config import apply_overrides
 from ganzoo.core.errors import ConfigError, DataError
-from ganzoo.core.plugins import KINDS, get_registry
+from ganzoo.core.kinds import KINDS
+from ganzoo.core.plugins import get_registry
 from ganzoo.engine.step import TrainStep
 
 QUICK = ("--set", "batch_size=32", "--set", "sample_every=1", "--set", "eval_every=0",
@@ -301,8 +302,8 @@ def test_missing_fashion_mnist_names_all_three_routes(tmp_path, monkeypatch):
 def test_the_engine_names_no_registered_component_or_preset():
     """No ``if preset == ...``: no string in the engine's code equals a registered name."""
     registry = get_registry()
-    names = {e.name for kind in KINDS for e in registry.list(kind)}
-    names |= {a for kind in KINDS for e in registry.list(kind) for a in e.aliases}
+    names = {e.name for kind in KINDS for e in registry.list(kind.name)}
+    names |= {a for kind in KINDS for e in registry.list(kind.name) for a in e.aliases}
     engine = Path(ganzoo.__file__).parent
     found = {}
     for source in engine.rglob("*.py"):

@@ -9,15 +9,16 @@
 from __future__ import annotations
 
 from ..evaluation.report import Report
-from ..evaluation.runpage import write_report as report
+from ..evaluation.runpage import write_report as write_run_page
 from ..evaluation.tensorboard import TensorBoard
-from .benchmark import bench
+from .benchmark import bench, bench_table
+from .loading import load
 from .population import Population, PopulationReport, Spread
 from .presets import list_components, list_presets, resolve_preset, show_preset
-from .run import Run, load
+from .run import Run
 from .scoring import evaluate
 from .training import train
 
 __all__ = ["Population", "PopulationReport", "Report", "Run", "Spread", "TensorBoard", "bench",
-           "evaluate", "list_components", "list_presets", "load", "report", "resolve_preset",
-           "show_preset", "train"]
+           "bench_table", "evaluate", "list_components", "list_presets", "load",
+           "resolve_preset", "show_preset", "train", "write_run_page"]

@@ -10,8 +10,8 @@ from ..core.config import apply_overrides
 from ..core.datasets import default_data_root
 from ..core.errors import ConfigError
 from ..core.interfaces import Preset
+from ..engine.context import check_precision
 from ..engine.devices import resolve_device
-from ..engine.step import PRECISIONS
 from .presets import resolve_preset
 
 if TYPE_CHECKING:
@@ -38,11 +38,17 @@ def bench(preset: str | Path | Preset, *, batch_sizes: Sequence[int] = (64,),
     if not batch_sizes or min(batch_sizes) <= 0:
         raise ConfigError(f"batch sizes must be positive, got {list(batch_sizes)}")
     for p in precisions:
-        if p not in PRECISIONS:
-            raise ConfigError(f"precision: choose from {', '.join(PRECISIONS)}; got {p!r}")
+        check_precision(p)
     resolved = apply_overrides(resolve_preset(preset), overrides)
     chosen = [resolve_device(name) for name in (devices or [None])]
     root = Path(data_dir) if data_dir else default_data_root()
     return run_bench(resolved, root, chosen, list(batch_sizes), list(precisions),
                      baseline=baseline, seconds=seconds, cuda_graphs=cuda_graphs,
                      populations=list(populations), progress=progress or (lambda msg: None))
+
+
+def bench_table(results: list[BenchResult]) -> str:
+    """:func:`bench`'s results as the table ``ganzoo bench`` prints."""
+    from ..benchmark.throughput import format_table
+
+    return format_table(results)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from ..core.config import apply_overrides
 from ..core.errors import ConfigError
 from ..core.interfaces import Preset
 from ..core.plugins import Entry, get_registry
 from ..core.presetfile import load_preset_file, looks_like_file, preset_to_toml
 
 
-def resolve_preset(preset: str | Path | Preset) -> Preset:
+def resolve_preset(preset: str | Path | Preset, **settings: Any) -> Preset:
     """A :class:`Preset` itself, the one registered under a name, or the one in a preset
-    file (``.toml``), a run's ``config.json`` or a run directory (its ``config.json``)."""
+    file (``.toml``), a run's ``config.json`` or a run directory (its ``config.json``);
+    with ``settings`` applied as ``--set`` applies them (:func:`ganzoo.settable_keys`:
+    ``callbacks=[...]`` replaces the preset's)."""
+    if settings:
+        return apply_overrides(resolve_preset(preset), settings)
     if isinstance(preset, Preset):
         return preset
     if not isinstance(preset, (str, Path)):
@@ -35,9 +41,9 @@ def list_presets(pattern: str = "*") -> list[Entry]:
 
 
 def list_components(kind: str, pattern: str = "*") -> list[Entry]:
-    """Registered components of one kind (``generator``, ``discriminator``, ``loss``,
-    ``dataset``, ``evaluator``, ``callback`` or ``preset``; plurals too) matching
-    ``pattern``, by name."""
+    """Registered components of one kind (``preset``, ``generator``, ``discriminator``,
+    ``loss``, ``dataset``, ``evaluator``, ``callback``, ``optimizer``, ``augment`` or
+    ``schedule``; plurals too) matching ``pattern``, by name."""
     return get_registry().list(kind, pattern)
 
 

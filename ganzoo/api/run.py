@@ -17,7 +17,7 @@ from ..engine.devices import resolve_device
 from ..engine.rundir import RunDir, checkpoints_in, run_dir_of
 from ..evaluation.quality import EVAL_SAMPLES
 from ..evaluation.report import Report
-from ..evaluation.sampling import generator_checkpoint, load_generator, sample, sweep
+from ..evaluation.sampling import generator_checkpoint, load_generator, sample, sample_grid, vary
 from .scoring import evaluate
 
 
@@ -85,20 +85,26 @@ class Run:
         seed = random.SystemRandom().randrange(2**63) if seed is None else seed
         return sample(self.generator(ema, dev), n, seed, dev, labels)
 
-    def sweep(self, code: str, rows: int = 10, seed: int = 0,
-              hold: dict[str, float] | None = None, device: str | torch.device | None = "cpu"
-              ) -> torch.Tensor:
+    def vary(self, code: str, rows: int = 10, seed: int = 0,
+             hold: dict[str, float] | None = None, device: str | torch.device | None = "cpu"
+             ) -> torch.Tensor:
         """A grid, row by row, that varies one of the generator's latent codes (InfoGAN's
         c1, c2, ...) along each row's columns, with the codes in ``hold`` fixed: images
-        (rows x columns, C, H, W), as ``ganzoo sample --sweep`` writes them."""
+        (rows x columns, C, H, W), as ``ganzoo sample --vary`` writes them."""
         dev = resolve_device(device)
-        return sweep(self.generator(True, dev), code, rows, seed, dev, hold)[0]
+        return vary(self.generator(True, dev), code, rows, seed, dev, hold)[0]
+
+    def save_grid(self, path: Path | str, n: int = 64, seed: int = 0, *,
+                  label: int | None = None, vary: str | None = None,
+                  hold: dict[str, float] | None = None,
+                  device: str | torch.device | None = "cpu") -> tuple[int, int]:
+        """Write a PNG grid of ``n`` samples (every class in turn, a column each; or only
+        class ``label``; or rows that ``vary`` a latent code, ``n`` rounded up to whole
+        rows): what ``ganzoo sample`` writes. Returns (the epochs the generator trained,
+        the samples written)."""
+        return sample_grid(self.source, Path(path), n=n, seed=seed,
+                           device=resolve_device(device), label=label, code=vary, hold=hold)
 
     def evaluate(self, n: int = EVAL_SAMPLES, **kwargs: Any) -> Report:
         """Sample quality against the test split; takes what :func:`ganzoo.evaluate` does."""
         return evaluate(self, n, **kwargs)
-
-
-def load(path: Path | str) -> Run:
-    """The run in a run directory, or the one a checkpoint file belongs to."""
-    return Run(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,12 @@ from ..evaluation.report import evaluate as score_source
 
 def evaluate(run: Any, n: int = EVAL_SAMPLES, *, device: str | None = None,
              data_dir: Path | str | None = None, seed: int = 0, floor: bool = True,
-             quiet: bool = True) -> Report:
+             progress: Callable[[str], None] | None = None) -> Report:
     """Score the generator of a :class:`~ganzoo.Run`, run directory or checkpoint with its
     dataset's evaluator network: FID, classifier score, modes covered and KL to uniform
     classes (and class accuracy for a conditional one), next to the real-data floor unless
-    ``floor=False``. The evaluator is trained once and cached in the data root; ``quiet``
-    keeps that training's progress lines to itself."""
+    ``floor=False``. The evaluator is trained once and cached in the data root; its
+    training's progress lines go to ``progress`` (e.g. ``print``; None: nowhere)."""
     source = Path(getattr(run, "source", run))
-    say = (lambda msg: None) if quiet else print
     return score_source(source, n, device=device, data_dir=data_dir, seed=seed,
-                        with_floor=floor, say=say)
+                        with_floor=floor, say=progress or (lambda msg: None))

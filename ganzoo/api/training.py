@@ -13,9 +13,8 @@ from ..engine import checkpoint
 from ..engine.callbacks import standard_callbacks
 from ..engine.loop import PopulationPlan
 from ..engine.loop import train as run_training
-from ..engine.options import RunOptions
+from ..engine.options import CHECKPOINT_EVERY, RunOptions
 from ..engine.rundir import find_checkpoint, is_population_run
-from ..engine.step import PRECISIONS
 from ..evaluation.callbacks import EvaluateEvery, ReportPage
 from ..evaluation.runpage import write_report
 from .population import Population
@@ -23,29 +22,6 @@ from .presets import resolve_preset
 from .run import Run
 
 FREE_ON_RESUME = ("epochs", "eval_every")  # what a resumed run may change
-
-
-def parse_cadence(every: int | str | None) -> tuple[int | None, float | None]:
-    """Checkpoints inside epochs: 500 -> every 500 steps; "90s" / "10m" -> every 90 seconds
-    / 10 minutes; 0 or None -> at epoch ends only. Returns (steps, seconds)."""
-    text = str(every if every is not None else 0).strip().lower()
-    scale = {"s": 1.0, "m": 60.0}.get(text[-1:]) if text else None
-    try:
-        number = float(text[:-1]) if scale else int(text)
-    except ValueError:
-        raise ConfigError(f"checkpoint_every: expected steps (500), seconds (90s) or minutes "
-                          f"(10m), got {every!r}") from None
-    if not 0 <= number < float("inf"):
-        raise ConfigError(f"checkpoint_every: must be a number >= 0, got {every!r}")
-    if not number:
-        return None, None
-    return (None, number * scale) if scale else (int(number), None)
-
-
-def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ConfigError(f"{name}: choose from {', '.join(allowed)}; got {value!r}")
-    return value
 
 
 def _flat(preset: Preset) -> dict[str, Any]:
@@ -59,18 +35,21 @@ def resolve(preset: str | Path | Preset, resume: Path | str | None = None,
     applied and ``named_callbacks`` (registered names) added to its callbacks. A resumed run
     keeps its settings; only epochs and eval_every may change."""
     base = resolve_preset(preset)
+    before = base
     if resume is not None:
         saved = checkpoint.load_training(find_checkpoint(Path(resume))).preset
-        if saved.name != base.name:
-            raise ConfigError(f"{resume} is a run of preset {saved.name!r}, not {base.name!r}")
-        base = saved
+        if saved.name == base.name:  # another preset's run: the engine refuses it
+            # a name means the run's own settings; a Preset object must agree with them
+            before, base = saved, base if isinstance(preset, Preset) else saved
     if named_callbacks:
         overrides = {**overrides, "callbacks": [*base.callbacks, *named_callbacks]}
     resolved = apply_overrides(base, overrides)
     if resume is None:
         return resolved
-    before, after = _flat(base), _flat(resolved)
-    changed = sorted(k for k in after if k not in FREE_ON_RESUME and after[k] != before[k])
+    after = _flat(resolved)
+    changed = sorted(k for k, v in _flat(before).items()
+                     if k not in FREE_ON_RESUME and after.get(k) != v)
+    changed += sorted(k for k in after.keys() - _flat(before).keys())
     if changed:
         raise ConfigError(f"a resumed run keeps its settings; only epochs and eval_every may "
                           f"change (got {', '.join(changed)})")
@@ -106,24 +85,19 @@ def _callback_factory(own: list, eval_every: int) -> Callable[[], list[Callback]
 
 def _run_options(*, out, resume, device, quiet, data_dir, precision, cuda_graphs,
                  checkpoint_every, on_nan, on_save_error) -> RunOptions:
-    """The engine's options from ``train``'s keywords, each checked."""
-    every_steps, every_s = parse_cadence(checkpoint_every)
+    """The engine's options from ``train``'s keywords (checked by RunOptions)."""
     return RunOptions(device=device, out=Path(out) if out else None,
                       data_dir=Path(data_dir) if data_dir else None,
-                      resume=Path(resume) if resume else None,
-                      precision=_choice("precision", precision, PRECISIONS),
-                      cuda_graphs=cuda_graphs, quiet=quiet,
-                      checkpoint_every_steps=every_steps, checkpoint_every_s=every_s,
-                      on_save_error=_choice("on_save_error", on_save_error,
-                                            ("stop", "continue")),
-                      on_nan=_choice("on_nan", on_nan, ("stop", "rollback")))
+                      resume=Path(resume) if resume else None, precision=precision,
+                      cuda_graphs=cuda_graphs, quiet=quiet, checkpoint_every=checkpoint_every,
+                      on_save_error=on_save_error, on_nan=on_nan)
 
 
 def train(preset: str | Path | Preset, *, out: Path | str | None = None,
           resume: Path | str | None = None, device: str | None = None,
           callbacks: Sequence[Callback] = (), quiet: bool = False,
           data_dir: Path | str | None = None, precision: str = "fp32",
-          cuda_graphs: bool = True, checkpoint_every: int | str | None = "10m",
+          cuda_graphs: bool = True, checkpoint_every: int | str | None = CHECKPOINT_EVERY,
           on_nan: str = "stop", on_save_error: str = "stop", population: int | None = None,
           sweep: Mapping[str, Sequence] | None = None, **overrides: Any) -> Run | Population:
     """Train a preset and return the :class:`Run`.

@@ -9,23 +9,18 @@ import torch
 from .errors import ConfigError, PluginError
 from .interfaces import (
     Augment,
-    Callback,
     ComponentRef,
     Dataset,
     Discriminator,
     DOutput,
-    Evaluator,
     GANLoss,
     Generator,
     Objective,
     Preset,
     Schedule,
 )
+from .kinds import BY_NAME
 from .plugins import Registry, get_registry
-
-BASES = {"generator": Generator, "discriminator": Discriminator, "loss": (GANLoss, Objective),
-         "dataset": Dataset, "evaluator": Evaluator, "callback": Callback, "augment": Augment,
-         "schedule": Schedule}
 
 
 @dataclass
@@ -63,14 +58,10 @@ def build_component(kind: str, ref: ComponentRef, registry: Registry | None = No
         detail = " ".join(str(exc).split())[:300]
         raise ConfigError(f"{kind} {ref.name!r} ({entry.provider}) could not be built with "
                           f"{dict(ref.kwargs)}: {type(exc).__name__}: {detail}") from None
-    if not isinstance(obj, BASES[kind]):
+    if not isinstance(obj, BY_NAME[kind].base):
         raise PluginError(f"{kind} {ref.name!r} from {entry.provider} built a "
-                          f"{type(obj).__name__}, not a ganzoo {_names(BASES[kind])}")
+                          f"{type(obj).__name__}, not a ganzoo {BY_NAME[kind].bases}")
     return obj
-
-
-def _names(bases: type | tuple[type, ...]) -> str:
-    return " or ".join(b.__name__ for b in (bases if isinstance(bases, tuple) else (bases,)))
 
 
 def build_optimizer(ref: ComponentRef, params, *, lr: float, betas: tuple[float, float],
@@ -83,7 +74,7 @@ def build_optimizer(ref: ComponentRef, params, *, lr: float, betas: tuple[float,
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"optimizer {ref.name!r} ({entry.provider}) rejected its settings "
                           f"{dict(ref.kwargs)}: {exc}") from None
-    if not isinstance(opt, torch.optim.Optimizer):
+    if not isinstance(opt, BY_NAME["optimizer"].base):
         raise PluginError(f"optimizer {ref.name!r} from {entry.provider} built a "
                           f"{type(opt).__name__}, not a torch.optim.Optimizer")
     return opt

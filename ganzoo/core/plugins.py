@@ -1,5 +1,5 @@
-"""The component registry, fed by plugins through pluggy: every model, loss, dataset,
-evaluator, callback and preset comes from here.
+"""The component registry, fed by plugins through pluggy: every component of every kind
+(:mod:`~ganzoo.core.kinds`) and every preset comes from here.
 
 Plugins are modules (or objects) with ``@hookimpl`` functions, found through the ``ganzoo``
 entry-point group. Nothing is loaded at ``import ganzoo``: the registry is built on the first
@@ -20,6 +20,7 @@ import fnmatch
 import importlib.metadata as md
 import os
 import sys
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,74 +29,28 @@ import pluggy
 
 from .errors import ConfigError, PluginError
 from .interfaces import Preset
+from .kinds import BY_NAME, KINDS, Kind
 
 PROJECT = "ganzoo"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-# kind -> hook name; the kind names are also what `ganzoo list KIND` accepts (plural forms too).
-KINDS = {
-    "preset": "ganzoo_register_presets",
-    "generator": "ganzoo_register_generators",
-    "discriminator": "ganzoo_register_discriminators",
-    "loss": "ganzoo_register_losses",
-    "dataset": "ganzoo_register_datasets",
-    "evaluator": "ganzoo_register_evaluators",
-    "callback": "ganzoo_register_callbacks",
-    "optimizer": "ganzoo_register_optimizers",
-    "augment": "ganzoo_register_augments",
-    "schedule": "ganzoo_register_schedules",
-}
-PLURALS = {"preset": "presets", "generator": "generators", "discriminator": "discriminators",
-           "loss": "losses", "dataset": "datasets", "evaluator": "evaluators",
-           "callback": "callbacks", "optimizer": "optimizers", "augment": "augments",
-           "schedule": "schedules"}
 
 
-class HookSpecs:
-    """One hook per component kind; each receives a ``register`` callable."""
+def _hookspecs() -> type:
+    """One hook per kind (:data:`~ganzoo.core.kinds.KINDS`), each receiving ``register``:
+    ``register(name, factory, *, summary="", aliases=())``."""
+    def spec(kind: Kind):
+        def hook(register: Callable[..., None]) -> None: ...
 
-    @hookspec
-    def ganzoo_register_generators(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, *, summary="", aliases=())``; factory(**kw) -> Generator."""
+        hook.__name__ = hook.__qualname__ = kind.hook
+        hook.__doc__ = f"Register {kind.plural}; the factory: {kind.factory}."
+        return hookspec(hook)
 
-    @hookspec
-    def ganzoo_register_discriminators(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(**kwargs) -> Discriminator."""
+    return type("HookSpecs", (), {kind.hook: staticmethod(spec(kind)) for kind in KINDS})
 
-    @hookspec
-    def ganzoo_register_losses(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(**kwargs) -> GANLoss or Objective."""
 
-    @hookspec
-    def ganzoo_register_datasets(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(**kwargs) -> Dataset."""
-
-    @hookspec
-    def ganzoo_register_evaluators(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(in_shape, num_classes) -> Evaluator."""
-
-    @hookspec
-    def ganzoo_register_callbacks(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(**kwargs) -> Callback."""
-
-    @hookspec
-    def ganzoo_register_optimizers(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(params, *, lr, betas, capturable,
-        **kwargs) -> torch.optim.Optimizer (``betas`` are the preset's beta1, beta2;
-        ``capturable``: the optimizer will be replayed in a CUDA graph)."""
-
-    @hookspec
-    def ganzoo_register_augments(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(**kwargs) -> Augment."""
-
-    @hookspec
-    def ganzoo_register_schedules(self, register: Callable[..., None]) -> None:
-        """``register(name, factory, ...)``; factory(**kwargs) -> Schedule."""
-
-    @hookspec
-    def ganzoo_register_presets(self, register: Callable[..., None]) -> None:
-        """``register(preset)`` with a :class:`~ganzoo.interfaces.Preset`."""
+HookSpecs = _hookspecs()
 
 
 @dataclass(frozen=True)
@@ -118,34 +73,43 @@ class PluginInfo:
 
 
 class Registry:
-    """All registered components, with who provided each and which plugins failed."""
+    """All registered components, with who provided each and which plugins failed.
+
+    Each plugin that loads stays registered with the registry's pluggy ``PluginManager``
+    (``plugin_manager.get_plugins()``, ``get_name``); its hooks are called through pluggy
+    one plugin at a time (``subset_hook_caller``), so a plugin that raises is unregistered
+    and skipped with everything it registered, and each entry knows its provider."""
 
     def __init__(self, strict: bool = False) -> None:
         self.strict = strict
-        self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
-        self._aliases: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        self.entries: dict[str, dict[str, Entry]] = {kind.name: {} for kind in KINDS}
+        self._aliases: dict[str, dict[str, str]] = {kind.name: {} for kind in KINDS}
         self.plugins: list[PluginInfo] = []
         self.warnings: list[str] = []
-        self._pm = pluggy.PluginManager(PROJECT)
-        self._pm.add_hookspecs(HookSpecs)
+        self.plugin_manager = pluggy.PluginManager(PROJECT)
+        self.plugin_manager.add_hookspecs(HookSpecs)
 
     # -- loading ---------------------------------------------------------------------------
     def add_plugin(self, plugin: object, name: str, provider: str) -> PluginInfo:
-        """Register one plugin's hooks; a failure skips the plugin (or raises when strict)."""
+        """Register one plugin and call its hooks; a failure unregisters and skips the plugin
+        (or raises when strict)."""
+        pm = self.plugin_manager
         info = PluginInfo(name=name, provider=provider, module=getattr(plugin, "__name__", name))
         self.plugins.append(info)
         before = {kind: dict(entries) for kind, entries in self.entries.items()}
         aliases_before = {kind: dict(a) for kind, a in self._aliases.items()}
+        plugin = _hashable(plugin)
         try:
-            self._pm.register(plugin, name=name)
+            pm.register(plugin, name=name)
             try:
-                self._pm.check_pending()
-                for kind, hook_name in KINDS.items():
-                    for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
-                        if impl.plugin is plugin:
-                            impl.function(register=self._registrar(kind, provider, info))
-            finally:
-                self._pm.unregister(plugin)
+                pm.check_pending()  # a hook no kind has: a misspelt name
+                others = [p for p in pm.get_plugins() if p is not plugin]
+                for kind in KINDS:
+                    call = pm.subset_hook_caller(kind.hook, remove_plugins=others)
+                    call(register=self._registrar(kind.name, provider, info))
+            except BaseException:
+                pm.unregister(plugin)
+                raise
         except Exception as exc:  # a broken plugin must not take the rest down
             self.entries, self._aliases = before, aliases_before
             info.provides = {}
@@ -201,7 +165,7 @@ class Registry:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
-            f"unknown {kind} {name!r}.{hint} See 'ganzoo list {PLURALS[kind]}'."
+            f"unknown {kind} {name!r}.{hint} See 'ganzoo list {BY_NAME[kind].plural}'."
         )
 
     def list(self, kind: str, pattern: str = "*") -> list[Entry]:
@@ -213,11 +177,25 @@ class Registry:
         return self.get("preset", name).obj
 
 
+def _hashable(plugin: object) -> object:
+    """The plugin, or, where pluggy cannot hash it (a ``types.SimpleNamespace`` of hooks:
+    pluggy tells plugins apart in sets), a module holding its attributes."""
+    try:
+        hash(plugin)
+    except TypeError:
+        module = types.ModuleType(getattr(plugin, "__name__", type(plugin).__name__))
+        module.__dict__.update(vars(plugin))
+        return module
+    return plugin
+
+
 def normalize_kind(kind: str) -> str:
-    for singular, plural in PLURALS.items():
-        if kind in (singular, plural):
-            return singular
-    raise ConfigError(f"unknown kind {kind!r}; choose from {', '.join(PLURALS.values())}.")
+    """A kind's name from its name or plural ("generators" -> "generator")."""
+    for known in KINDS:
+        if kind in (known.name, known.plural):
+            return known.name
+    raise ConfigError(f"unknown kind {kind!r}; choose from "
+                      f"{', '.join(k.plural for k in KINDS)}.")
 
 
 # -- the process-wide registry --------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..core.errors import ConfigError
 from ..core.interfaces import Discriminator, DOutput, Generator, as_output
 
 PRECISIONS = ("fp32", "bf16")
@@ -35,6 +36,12 @@ class Networks(Mapping):
 
     def __len__(self) -> int:
         return len(self._modules)
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision: choose from {', '.join(PRECISIONS)}; got {precision!r}")
+    return precision
 
 
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:

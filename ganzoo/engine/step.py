@@ -20,7 +20,7 @@ from ..core.build import Components, build_optimizer
 from ..core.errors import ConfigError
 from ..core.interfaces import ComponentRef, Preset, as_objective
 from . import checkpoint
-from .context import PRECISIONS, Batch, Models, Networks, StepContext, autocast
+from .context import Batch, Models, Networks, StepContext, autocast, check_precision
 from .distributed import average_over_ranks
 from .optim import adam
 
@@ -49,9 +49,7 @@ class TrainStep:
 
     def __init__(self, parts: Components, preset: Preset, *, precision: str = "fp32",
                  capturable: bool = False) -> None:
-        if precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {precision!r}; choose from "
-                              f"{', '.join(PRECISIONS)}")
+        check_precision(precision)
         settings = preset.train
         self.generator, self.discriminator = parts.generator, parts.discriminator
         self.loss, self.objective = parts.loss, as_objective(parts.loss)

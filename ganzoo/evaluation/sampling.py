@@ -75,16 +75,16 @@ def sample(generator: Generator, n: int, seed: int, device: torch.device | str =
         return generator.generate(noise, class_labels(generator, n, labels, device))
 
 
-SWEEP_RANGE = (-2.0, 2.0)  # a continuous code's columns, past its U(-1, 1) training range
-SWEEP_STEPS = 10  # as InfoGAN's figures
+VARY_RANGE = (-2.0, 2.0)  # a continuous code's columns, past its U(-1, 1) training range
+VARY_STEPS = 10  # as InfoGAN's figures
 
 
 @torch.no_grad()
-def sweep(generator: Generator, code: str, rows: int, seed: int,
+def vary(generator: Generator, code: str, rows: int, seed: int,
           device: torch.device | str = "cpu", hold: dict[str, float] | None = None
           ) -> tuple[torch.Tensor, int]:
     """A grid that varies one latent code along its columns (every value of a categorical
-    code; SWEEP_STEPS values over SWEEP_RANGE of a continuous one), with ``rows`` noise
+    code; VARY_STEPS values over VARY_RANGE of a continuous one), with ``rows`` noise
     draws, seeded, and the codes in ``hold`` fixed everywhere; returns (images, columns)."""
     known = dict(generator.codes)
     for name in (code, *(hold or {})):
@@ -98,7 +98,7 @@ def sweep(generator: Generator, code: str, rows: int, seed: int,
             raise ConfigError(f"code {name!r} takes the values 0 to {known[name] - 1}, got "
                               f"{value}")
     values = (torch.arange(known[code]) if known[code]
-              else torch.linspace(*SWEEP_RANGE, SWEEP_STEPS)).to(device)
+              else torch.linspace(*VARY_RANGE, VARY_STEPS)).to(device)
     device = torch.device(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -112,16 +112,16 @@ def sweep(generator: Generator, code: str, rows: int, seed: int,
 
 def sample_grid(source: Path, out: Path, n: int = 64, seed: int = 0,
                 device: torch.device | str = "cpu", label: int | None = None,
-                sweep_code: str | None = None, hold: dict[str, float] | None = None
+                code: str | None = None, hold: dict[str, float] | None = None
                 ) -> tuple[int, int]:
-    """Write a grid of ``n`` samples to ``out`` (with ``sweep_code``: ``n`` rounded up to
-    whole rows of the sweep); returns (the epochs the generator trained, samples written)."""
+    """Write a grid of ``n`` samples to ``out`` (varying ``code``: ``n`` rounded up to whole
+    rows); returns (the epochs the generator trained, samples written)."""
     generator, preset, epoch = load_generator(source, device)
-    if sweep_code is not None:
-        steps = generator.codes.get(sweep_code) or SWEEP_STEPS
-        images, nrow = sweep(generator, sweep_code, -(-n // steps), seed, device, hold)
+    if code is not None:
+        steps = generator.codes.get(code) or VARY_STEPS
+        images, nrow = vary(generator, code, -(-n // steps), seed, device, hold)
     elif hold:
-        raise ConfigError("holding a code needs a code to sweep (--sweep)")
+        raise ConfigError("holding a code needs a code to vary (--vary)")
     else:
         # every class in turn: one column per class
         nrow = generator.num_classes if label is None and generator.num_classes else None
