@@ -66,6 +66,7 @@ from .core.kinds import KINDS, Kind
 from .core.layers import mlp_layers
 from .core.plugins import Entry, Registry, get_registry, hookimpl, in_process_plugin
 from .core.presetfile import load_preset_file, preset_to_toml
+from .core.terms import non_saturating_d, non_saturating_g, wasserstein_d, wasserstein_g
 from .core.version import __version__
 from .engine.callbacks import Training
 from .engine.context import StepContext
@@ -126,6 +127,8 @@ __all__ = [
     "load",
     "load_preset_file",
     "mlp_layers",
+    "non_saturating_d",
+    "non_saturating_g",
     "preset_to_toml",
     "read_idx",
     "resolve_preset",
@@ -133,5 +136,7 @@ __all__ = [
     "show_preset",
     "torchvision_download",
     "train",
+    "wasserstein_d",
+    "wasserstein_g",
     "write_idx",
 ]

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganzoo import GANLoss
+from ganzoo import GANLoss, non_saturating_d, non_saturating_g, wasserstein_d, wasserstein_g
 
 
 class LeastSquares(GANLoss):
@@ -31,17 +31,17 @@ class Hinge(GANLoss):
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        return -fake_logits.mean()
+        return wasserstein_g(fake_logits)
 
 
 class Wasserstein(GANLoss):
     """The critic's Wasserstein estimate: D: E D(G(z)) - E D(x); G: -E D(G(z))."""
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return fake_logits.mean() - real_logits.mean()
+        return wasserstein_d(real_logits, fake_logits)
 
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        return -fake_logits.mean()
+        return wasserstein_g(fake_logits)
 
 
 class WassersteinGP(Wasserstein):
@@ -55,8 +55,7 @@ class WassersteinGP(Wasserstein):
 
     def discriminator_regularizer(self, critic: Callable[[Tensor], Tensor], real: Tensor,
                                   fake: Tensor) -> Tensor:
-        mix = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
-        return self.weight * gradient_penalty(critic, real.lerp(fake, mix))
+        return self.weight * gradient_penalty(critic, real.lerp(fake, per_image_uniform(real)))
 
 
 class WassersteinDiv(Wasserstein):
@@ -70,8 +69,8 @@ class WassersteinDiv(Wasserstein):
 
     def discriminator_regularizer(self, critic: Callable[[Tensor], Tensor], real: Tensor,
                                   fake: Tensor) -> Tensor:
-        mix = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
-        norms = input_gradient(critic, real.lerp(fake, mix)).flatten(1).norm(dim=1)
+        points = real.lerp(fake, per_image_uniform(real))
+        norms = input_gradient(critic, points).flatten(1).norm(dim=1)
         return self.k * norms.pow(self.p).mean()
 
 
@@ -86,16 +85,15 @@ class DRAGAN(GANLoss):
         self.weight = float(weight)
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        return non_saturating_d(real_logits, fake_logits)
 
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        return F.softplus(-fake_logits).mean()
+        return non_saturating_g(fake_logits)
 
     def discriminator_regularizer(self, critic: Callable[[Tensor], Tensor], real: Tensor,
                                   fake: Tensor) -> Tensor:
         spread = 0.5 * real.std() * torch.rand_like(real)
-        mix = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
-        return self.weight * gradient_penalty(critic, real + mix * spread)
+        return self.weight * gradient_penalty(critic, real + per_image_uniform(real) * spread)
 
 
 class BoundarySeeking(GANLoss):
@@ -103,10 +101,15 @@ class BoundarySeeking(GANLoss):
     G: 1/2 E (log D(x~) - log(1 - D(x~)))^2 = 1/2 E C(x~)^2."""
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        return non_saturating_d(real_logits, fake_logits)
 
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
         return fake_logits.square().mean() / 2
+
+
+def per_image_uniform(images: Tensor) -> Tensor:
+    """One U[0, 1) draw per image, shaped to broadcast over it: (N, 1, 1, 1)."""
+    return torch.rand(images.shape[0], *([1] * (images.ndim - 1)), device=images.device)
 
 
 def input_gradient(critic: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:

@@ -30,6 +30,17 @@ def stages(size: int) -> tuple[int, int]:
     return size, n
 
 
+def pyramid(shape: Sequence[int], base: int) -> tuple[int, int, list[int]]:
+    """A DCGAN's layout for square images of ``shape``: (channels, the side at the
+    narrow end, the widths of the stride-2 stages from the image side inwards); e.g.
+    (1, 28, 28), base 64 -> (1, 7, [64, 128]). G runs it backwards."""
+    channels, height, width = shape
+    if height != width:
+        raise ValueError(f"DCGAN models take square images, got {height}x{width}")
+    start, n = stages(height)
+    return channels, start, [base * 2 ** i for i in range(n)]
+
+
 def dcgan_init(module: nn.Module) -> None:
     """N(0, 0.02) weights (batch-norm scales N(1, 0.02)), zero biases, as in the paper."""
     for m in module.modules():
@@ -56,11 +67,8 @@ class DCGANGenerator(Generator):
         super().__init__(z_dim, tuple(out_shape), num_classes)
         self.embed = nn.Embedding(self.num_classes, embed_dim) if self.num_classes else None
         z_in = self.z_dim + (embed_dim if self.num_classes else 0)
-        channels, height, width = self.out_shape
-        if height != width:
-            raise ValueError(f"DCGAN models take square images, got {height}x{width}")
-        start, n = stages(height)
-        widths = [base * 2 ** i for i in reversed(range(n))]  # e.g. [128, 64] for 28x28
+        channels, start, widths = pyramid(self.out_shape, base)
+        widths = widths[::-1]  # e.g. [128, 64] for 28x28
         self.start = (widths[0], start, start)
         self.project = nn.Sequential(nn.Linear(z_in, math.prod(self.start), bias=False),
                                      nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
@@ -112,11 +120,7 @@ class DCGANDiscriminator(Discriminator):
         if norm not in D_NORMS:
             raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
         self.batch_dependent = norm == "batch"
-        channels, height, width = self.in_shape
-        if height != width:
-            raise ValueError(f"DCGAN models take square images, got {height}x{width}")
-        start, n = stages(height)
-        widths = [base * 2 ** i for i in range(n)]  # e.g. [64, 128] for 28x28
+        channels, start, widths = pyramid(self.in_shape, base)  # widths [64, 128] for 28x28
         wrap = spectral_norm if norm == "spectral" else (lambda m: m)
         layers: list[nn.Module] = [wrap(nn.Conv2d(channels, widths[0], 4, 2, 1)),
                                    nn.LeakyReLU(slope)]
@@ -193,11 +197,7 @@ class AutoencoderDiscriminator(Discriminator):
         if energy not in ENERGIES:
             raise ValueError(f"energy must be one of {', '.join(ENERGIES)}, got {energy!r}")
         self.energy = energy
-        channels, height, width = self.in_shape
-        if height != width:
-            raise ValueError(f"DCGAN models take square images, got {height}x{width}")
-        start, n = stages(height)
-        widths = [base * 2 ** i for i in range(n)]  # e.g. [64, 128] for 28x28
+        channels, start, widths = pyramid(self.in_shape, base)  # widths [64, 128] for 28x28
         self.start = (widths[-1], start, start)
         down: list[nn.Module] = []
         for c_in, c_out in zip([channels, *widths[:-1]], widths, strict=True):

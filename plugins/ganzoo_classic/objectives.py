@@ -8,7 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganzoo import UNLABELED, Objective, as_output
+from ganzoo import (
+    UNLABELED,
+    Objective,
+    as_output,
+    non_saturating_d,
+    non_saturating_g,
+    wasserstein_d,
+    wasserstein_g,
+)
 
 
 class WGAN(Objective):
@@ -21,10 +29,10 @@ class WGAN(Objective):
         self.clip = float(clip)
 
     def d_loss(self, ctx) -> Tensor:
-        return ctx.fake_out.logits.mean() - ctx.real_out.logits.mean()
+        return wasserstein_d(ctx.real_out.logits, ctx.fake_out.logits)
 
     def g_loss(self, ctx) -> Tensor:
-        return -ctx.fake_out.logits.mean()
+        return wasserstein_g(ctx.fake_out.logits)
 
     @torch.no_grad()
     def after_d_update(self, ctx) -> None:
@@ -40,9 +48,8 @@ class RelativisticAverage(Objective):
 
     @staticmethod
     def _loss(first: Tensor, second: Tensor) -> Tensor:
-        # -log s(a) = softplus(-a), -log(1 - s(b)) = softplus(b)
-        return (F.softplus(-(first - second.mean())).mean()
-                + F.softplus(second - first.mean()).mean())
+        # the non-saturating D loss on the logits relative to the other side's mean
+        return non_saturating_d(first - second.mean(), second - first.mean())
 
     def d_loss(self, ctx) -> Tensor:
         return self._loss(ctx.real_out.logits, ctx.fake_out.logits)
@@ -83,13 +90,8 @@ class AuxiliaryClassifier(Objective):
 
     def g_loss(self, ctx) -> Tensor:
         fake = ctx.fake_out
-        return (F.softplus(-fake.logits).mean()
+        return (non_saturating_g(fake.logits)
                 + self.class_weight * F.cross_entropy(fake.class_logits, ctx.labels))
-
-
-def non_saturating_d(real: Tensor, fake: Tensor) -> Tensor:
-    """-E log s(C(x)) - E log(1 - s(C(x~))), on logits."""
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
 
 
 class InfoGAN(Objective):
@@ -142,7 +144,7 @@ class InfoGAN(Objective):
         return non_saturating_d(ctx.real_out.logits, ctx.fake_out.logits) + self._info(ctx)
 
     def g_loss(self, ctx) -> Tensor:
-        return F.softplus(-ctx.fake_out.logits).mean() + self._info(ctx)
+        return non_saturating_g(ctx.fake_out.logits) + self._info(ctx)
 
 
 def energy(out) -> Tensor:
@@ -236,4 +238,4 @@ class SemiSupervised(Objective):
                                                                   ctx.labels))
 
     def g_loss(self, ctx) -> Tensor:
-        return F.softplus(-ctx.fake_out.logits).mean()
+        return non_saturating_g(ctx.fake_out.logits)

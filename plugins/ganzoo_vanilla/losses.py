@@ -6,10 +6,9 @@ Sigmoid + BCELoss, computed stably in one kernel per term.
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor
 
-from ganzoo import GANLoss
+from ganzoo import GANLoss, non_saturating_d, non_saturating_g
 
 
 class NonSaturatingBCE(GANLoss):
@@ -17,7 +16,7 @@ class NonSaturatingBCE(GANLoss):
     G: the non-saturating BCE(D(G(z)), 1), i.e. maximise log D(G(z))."""
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()) / 2
+        return non_saturating_d(real_logits, fake_logits) / 2
 
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        return F.softplus(-fake_logits).mean()
+        return non_saturating_g(fake_logits)
