@@ -153,3 +153,18 @@ def test_lean_adam_runs_step_hooks_and_shows_in_the_profiler():
     for steps, seed in ((1, 4), (1, 5), (2, 6)):
         _train(stock, ref, steps, seed=seed)
     assert _same(lean, stock) and _same_state(opt, ref)
+
+
+def test_a_torch_without_leanadams_internals_gets_torchs_fused_adam_and_one_line(
+        monkeypatch, capsys):
+    from ganzoo.engine import optim
+
+    assert optim.missing_internals() == []  # this torch has every one
+    monkeypatch.delattr(torch, "_fused_adam_")
+    monkeypatch.setattr(optim, "_told", False)
+    model = _model()
+    for _ in range(2):
+        opt = adam(model.parameters(), 1e-2, (0.5, 0.999))
+        assert type(opt) is torch.optim.Adam and opt.param_groups[0]["fused"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lacks torch._fused_adam_" in err[0], err

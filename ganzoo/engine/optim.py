@@ -11,10 +11,26 @@ count every step in one op.
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import torch
-from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
+import torch.optim.optimizer as torch_optimizer
+
+# torch's private names LeanAdam calls (tested with torch 2.4-2.14): where a torch release
+# renames one, Adam is torch's own fused Adam, and one line says so
+INTERNALS = ("torch._fused_adam_", "torch.optim.optimizer._global_optimizer_pre_hooks",
+             "torch.optim.optimizer._global_optimizer_post_hooks",
+             "torch.optim.Optimizer.profile_hook_step")
+_told = False
+
+
+def missing_internals() -> list[str]:
+    """Those of :data:`INTERNALS` this torch lacks."""
+    owners = {"torch": torch, "torch.optim.optimizer": torch_optimizer,
+              "torch.optim.Optimizer": torch.optim.Optimizer}
+    return [name for name in INTERNALS
+            if not hasattr(owners[name.rpartition(".")[0]], name.rpartition(".")[2])]
 
 
 def adam(params, lr: float, betas: tuple[float, float],
@@ -23,9 +39,18 @@ def adam(params, lr: float, betas: tuple[float, float],
 
     ``capturable`` keeps the step count on the device, as CUDA graph capture needs.
     """
+    global _told
     params = list(params)
     extra = {"capturable": True} if capturable else {}
+    missing = missing_internals()
+    if missing and not _told:
+        _told = True
+        print(f"ganzoo: warning: torch {torch.__version__} lacks {', '.join(missing)}; "
+              "Adam runs as torch.optim.Adam(fused=True), the same updates, slower on "
+              "small models", file=sys.stderr)
     try:
+        if missing:
+            return torch.optim.Adam(params, lr=lr, betas=betas, fused=True, **extra)
         return LeanAdam(params, lr=lr, betas=betas, fused=True, **extra)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr, betas=betas, **extra)
@@ -106,7 +131,7 @@ class LeanAdam(torch.optim.Adam):
     def _watched(self) -> bool:
         """Whether a step hook or the profiler wants to see this step."""
         return bool(self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks
-                    or _global_optimizer_pre_hooks or _global_optimizer_post_hooks
+                    or _GLOBAL_PRE_HOOKS or _GLOBAL_POST_HOOKS
                     or torch.autograd._profiler_enabled())
 
     def _plain(self) -> bool:
@@ -140,8 +165,12 @@ def _unhooked(step):
 
 
 # torch's Adam step inside torch's wrapper (step hooks, profiler scope), however torch has
-# patched Adam.step itself so far
-_hooked_adam_step = torch.optim.Optimizer.profile_hook_step(_unhooked(torch.optim.Adam.step))
+# patched Adam.step itself so far (a torch without the wrapper never builds a LeanAdam)
+# torch's registries of global step hooks (dicts torch fills in place)
+_GLOBAL_PRE_HOOKS = getattr(torch_optimizer, "_global_optimizer_pre_hooks", {})
+_GLOBAL_POST_HOOKS = getattr(torch_optimizer, "_global_optimizer_post_hooks", {})
+_hooked_adam_step = (torch.optim.Optimizer.profile_hook_step(_unhooked(torch.optim.Adam.step))
+                     if not missing_internals() else None)
 
 
 def _one_kind(tensors: list[torch.Tensor]) -> bool:
