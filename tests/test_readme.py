@@ -33,3 +33,21 @@ def test_the_readme_variant_plugin_and_preset_file_train(mnist_root, tmp_path, c
         assert run.preset.loss.name == "my-hinge"
         assert run.preset.generator.kwargs["hidden"] == [512, 1024]
         assert re.search(r"^epoch 0: FID \d+\.\d$", capsys.readouterr().out, re.M)
+
+
+def test_the_readme_notebook_block_runs_as_written(mnist_root, tmp_path, monkeypatch, capsys):
+    """The Python section's first block, unchanged, on small data (``$GANZOO_DATA``): 5
+    epochs, 16 samples, a report (its evaluator trained on first use), the last record."""
+    code = blocks("python")[0]
+    assert 'ganzoo.train("vanilla-mnist", epochs=5)' in code
+    monkeypatch.setenv("GANZOO_DATA", str(mnist_root))
+    monkeypatch.chdir(tmp_path)  # the run directory goes under ./runs/
+    namespace = {}
+    exec(code, namespace)
+    run, images, report = namespace["run"], namespace["images"], namespace["report"]
+    assert isinstance(run, ganzoo.Run) and run.root.parent == Path("runs")
+    assert [r["epoch"] for r in run.history] == [0, 1, 2, 3, 4]
+    assert images.shape == (16, 1, 28, 28) and images.abs().max() <= 1
+    assert isinstance(report, ganzoo.Report) and report.generator.fid >= 0
+    printed = capsys.readouterr().out
+    assert str(report) in printed and str(run.checkpoints[-1]) in printed
