@@ -91,16 +91,24 @@ def test_a_failing_hook_skips_only_that_plugin(monkeypatch):
         assert_clean_error(run_cli("list"), "skipped plugin broken", "kaput")
 
 
-def test_a_plugin_that_fails_to_import_is_skipped(monkeypatch):
-    from ganzoo.core import plugins as registry
+def test_a_plugin_that_fails_to_import_is_skipped(monkeypatch, tmp_path):
+    from ganzoo.core.plugins import reset_registry
 
-    real = registry._entry_points()
-    ghost = md.EntryPoint(name="ghost", value="ganzoo_no_such_module", group="ganzoo")
-    monkeypatch.setattr(registry, "_entry_points", lambda: [*real, ghost])
+    # an installed distribution whose entry point names a module that does not exist
+    info = tmp_path / "ganzoo_ghost-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ganzoo-ghost\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[ganzoo]\nghost = ganzoo_no_such_module\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reset_registry()
+    assert "ghost" in [ep.name for ep in md.entry_points(group="ganzoo")]
     result = run_cli("list", "presets")
     assert result.exit_code == 0
     assert "vanilla-mnist" in result.output
-    assert "skipped plugin" in result.output and "ModuleNotFoundError" in result.output
+    assert "skipped plugin ganzoo-ghost 0.1" in result.output
+    assert "ModuleNotFoundError" in result.output
+    monkeypatch.undo()
+    reset_registry()
 
 
 def test_hook_name_typo_is_caught():
