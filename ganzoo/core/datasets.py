@@ -46,7 +46,8 @@ def torchvision_download(class_name: str) -> Fetcher:
 
 
 def default_data_root() -> Path:
-    """``$GANZOO_DATA``, else the per-user cache directory."""
+    """Where data lives unless ``--data-dir`` says: ``$GANZOO_DATA``, else
+    ``$XDG_CACHE_HOME/ganzoo``, else ``~/.cache/ganzoo``. The one statement of that rule."""
     if os.environ.get("GANZOO_DATA"):
         return Path(os.environ["GANZOO_DATA"]).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -113,6 +114,7 @@ class IdxDataset(Dataset):
         raise DataError(
             f"could not find or fetch {self.name}. Tried: " + "; ".join(tried)
             + f". {self.how_to_provide}".rstrip()
+            + " (Or point --data-dir at a data root that holds them.)"
         )
 
     def load(self, split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:

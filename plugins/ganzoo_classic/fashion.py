@@ -30,7 +30,6 @@ class FashionMNIST(IdxDataset):
         (f"Debian's files in {DEBIAN_DIR}", copy_debian_files),
     )
     how_to_provide = (
-        "Put the four Fashion-MNIST IDX files (raw or .gz) in <data root>/FashionMNIST/raw/ "
-        "(the data root is --data-dir, else $GANZOO_DATA, else ~/.cache/ganzoo), or install "
-        "Debian's package: apt install dataset-fashion-mnist."
+        "Put the four Fashion-MNIST IDX files (raw or .gz) in the folder named first above, "
+        "or install Debian's package: apt install dataset-fashion-mnist."
     )

