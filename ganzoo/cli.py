@@ -58,7 +58,7 @@ def main() -> None:
       ganzoo list presets
       ganzoo train vanilla-mnist
       ganzoo train vanilla-mnist --epochs 5 --set lr_g=1e-4 --out runs/try
-      ganzoo train vanilla-mnist --resume runs/try --epochs 10
+      ganzoo train --resume runs/try --epochs 10
       ganzoo train my-preset.toml
       ganzoo sample runs/try -n 64 -o grid.png
       ganzoo eval runs/try
@@ -123,7 +123,7 @@ DATA_DIR_HELP = f"Data root (default here: {ganzoo.default_data_root()})."
 
 
 @main.command()
-@click.argument("preset")
+@click.argument("preset", required=False)
 @click.option("--epochs", type=int, help="Total epochs to train (with --resume: up to).")
 @click.option("--batch-size", type=int, help="Images per step.")
 @click.option("--lr", type=float, help="Learning rate of both G and D.")
@@ -169,13 +169,13 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
           sets, precision, cuda_graphs, cadence, on_save_error, on_nan, tensorboard,
           population, sweeps, quiet) -> None:
     """Train PRESET: a registered name (see 'ganzoo list presets'), a preset file
-    (.toml) or a run's config.json.
+    (.toml) or a run's config.json; with --resume, PRESET may be left out.
 
     \b
     Examples:
       ganzoo train vanilla-mnist
       ganzoo train vanilla-mnist --epochs 2 --batch-size 128 --out runs/quick
-      ganzoo train vanilla-mnist --resume runs/quick --epochs 4
+      ganzoo train --resume runs/quick --epochs 4
       ganzoo train runs/quick/config.json --out runs/again
       ganzoo train vanilla-mnist --population 8 --epochs 25
       ganzoo train vanilla-mnist --population 4 --sweep lr_g=1e-4,3e-4 --epochs 25

@@ -157,3 +157,11 @@ def test_sample_to_an_unwritable_place(trained_run, tmp_path):
     (tmp_path / "file").write_text("x")
     assert_clean_error(run_cli("sample", trained_run, "-o", tmp_path / "file" / "grid.png"),
                        "cannot write")
+
+
+def test_resume_without_a_preset_continues_the_runs_own(trained_run, mnist_root):
+    result = run_cli("train", "--resume", trained_run, "--epochs", "2", "--data-dir", mnist_root,
+                     "--quiet")
+    assert result.exit_code == 0, result.output
+    assert [r["epoch"] for r in ganzoo.load(trained_run).history] == [0, 1]
+    assert_clean_error(run_cli("train"), "name a preset to train, or a run to resume")

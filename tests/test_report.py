@@ -52,6 +52,8 @@ def test_training_writes_the_page_and_it_holds_every_section(runs):
     env = json.loads((runs[0].root / "environment.json").read_text())  # at train time
     assert len(env) == 1 and env[0]["device"].startswith("cpu")
     assert f"<td>{env[0]['torch']}</td>" in page and f"<td>{env[0]['started']}</td>" in page
+    speed = runs[0].history[-1]["samples_per_s"]  # for people: 13,680, not 1.368e+04
+    assert f"<td>{speed:,.0f}</td>" in page if speed >= 1000 else f"<td>{speed:.4g}</td>" in page
 
 
 def test_a_comparison_overlays_runs_and_marks_the_best(runs, tmp_path):

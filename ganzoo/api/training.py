@@ -29,18 +29,20 @@ def _flat(preset: Preset) -> dict[str, Any]:
     return {**data.pop("train"), **data}
 
 
-def resolve(preset: str | Path | Preset, resume: Path | str | None = None,
+def resolve(preset: str | Path | Preset | None, resume: Path | str | None = None,
             named_callbacks: Sequence[Any] = (), **overrides: Any) -> Preset:
-    """The preset a run trains: ``preset`` (or, resuming, the run's own) with ``overrides``
-    applied and ``named_callbacks`` (registered names) added to its callbacks. A resumed run
-    keeps its settings; only epochs and eval_every may change."""
-    base = resolve_preset(preset)
+    """The preset a run trains: ``preset`` (or, resuming, the run's own; None: the run's)
+    with ``overrides`` applied and ``named_callbacks`` (registered names) added to its
+    callbacks. A resumed run keeps its settings; only epochs and eval_every may change."""
+    if preset is None and resume is None:
+        raise ConfigError("name a preset to train, or a run to resume")
+    saved = None if resume is None else checkpoint.load_training(
+        find_checkpoint(Path(resume))).preset
+    base = saved if preset is None else resolve_preset(preset)
     before = base
-    if resume is not None:
-        saved = checkpoint.load_training(find_checkpoint(Path(resume))).preset
-        if saved.name == base.name:  # another preset's run: the engine refuses it
-            # a name means the run's own settings; a Preset object must agree with them
-            before, base = saved, base if isinstance(preset, Preset) else saved
+    if saved is not None and saved.name == base.name:  # another's run: the engine refuses it
+        # a name means the run's own settings; a Preset object must agree with them
+        before, base = saved, base if isinstance(preset, Preset) else saved
     if named_callbacks:
         overrides = {**overrides, "callbacks": [*base.callbacks, *named_callbacks]}
     resolved = apply_overrides(base, overrides)
@@ -93,7 +95,7 @@ def _run_options(*, out, resume, device, quiet, data_dir, precision, cuda_graphs
                       on_save_error=on_save_error, on_nan=on_nan)
 
 
-def train(preset: str | Path | Preset, *, out: Path | str | None = None,
+def train(preset: str | Path | Preset | None = None, *, out: Path | str | None = None,
           resume: Path | str | None = None, device: str | None = None,
           callbacks: Sequence[Callback] = (), quiet: bool = False,
           data_dir: Path | str | None = None, precision: str = "fp32",
@@ -103,7 +105,8 @@ def train(preset: str | Path | Preset, *, out: Path | str | None = None,
     """Train a preset and return the :class:`Run`.
 
     ``preset`` is a registered name (``"vanilla-mnist"``), a :class:`Preset`, a preset file
-    (``.toml``) or a run's ``config.json`` (to train the same run again). ``overrides`` are
+    (``.toml``) or a run's ``config.json`` (to train the same run again); with ``resume``,
+    None means the run's own preset. ``overrides`` are
     its settings as Python values, type-checked: ``epochs=5``, ``lr_g=1e-4``,
     ``loss="hinge"``, ``generator={"z_dim": 100}`` (see :func:`ganzoo.settable_keys`).
 

@@ -189,7 +189,9 @@ def _number(value: Any) -> str:
         return "–"
     if isinstance(value, int):
         return f"{value:,}"
-    return f"{value:,.4g}"
+    if abs(value) >= 1000:  # 13,680 samples/s, not 1.368e+04
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
 
 
 ENVIRONMENT = ("started", "device", "processes", "ganzoo", "torch", "python", "git_commit",
