@@ -106,9 +106,9 @@ def train(preset: str | Path | Preset | None = None, *, out: Path | str | None =
 
     ``preset`` is a registered name (``"vanilla-mnist"``), a :class:`Preset`, a preset file
     (``.toml``) or a run's ``config.json`` (to train the same run again); with ``resume``,
-    None means the run's own preset. ``overrides`` are
-    its settings as Python values, type-checked: ``epochs=5``, ``lr_g=1e-4``,
-    ``loss="hinge"``, ``generator={"z_dim": 100}`` (see :func:`ganzoo.settable_keys`).
+    None means the run's own preset. ``overrides`` are its settings as Python values,
+    type-checked: ``epochs=5``, ``lr_g=1e-4``, ``loss="hinge"``, ``generator={"z_dim": 100}``
+    (see :func:`ganzoo.settable_keys`).
 
     ``out`` is the run directory (default ``runs/<preset>-<time>``); ``resume`` continues a
     run directory or checkpoint (only ``epochs`` and ``eval_every`` may change);
@@ -138,9 +138,8 @@ def train(preset: str | Path | Preset | None = None, *, out: Path | str | None =
                            checkpoint_every=checkpoint_every, on_nan=on_nan,
                            on_save_error=on_save_error)
     made = _callback_factory(own, resolved.train.eval_every)
-    plan = None
-    if sweep or population is not None:
-        plan = PopulationPlan(population if population is not None else 1, sweep)
+    members = population if population is not None else 1
+    plan = PopulationPlan(members, sweep) if sweep or population is not None else None
     root = run_training(resolved, options, made, plan)
     if plan is not None or is_population_run(root):
         write_report(root)  # the members overlaid
