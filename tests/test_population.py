@@ -322,3 +322,61 @@ def test_a_population_step_replays_as_one_cuda_graph_and_a_freeze_recaptures_it(
     for name, value in eager.generator.state_dict().items():
         torch.testing.assert_close(graphed.generator.state_dict()[name], value,
                                    rtol=1e-4, atol=1e-5)
+
+
+class LinearHead(ganzoo.Objective):
+    """The non-saturating GAN plus a term from aux networks a plugin may legally return:
+    a bare ``nn.Linear`` (its ``weight`` a name the stacked module also answers), a
+    module holding only a buffer, and one with no tensors at all."""
+
+    def networks(self, generator, discriminator):
+        return {"head": ("d", torch.nn.Linear(784, 1)), "scale": ("d", Scale()),
+                "same": ("g", torch.nn.Identity())}
+
+    def d_loss(self, ctx):
+        head, scale = ctx.nets["head"], ctx.nets["scale"]
+        gap = head(scale(ctx.real.flatten(1))) - head(ctx.nets["same"](ctx.fake).flatten(1))
+        return ganzoo.non_saturating_d(ctx.real_out.logits, ctx.fake_out.logits) + \
+            0.1 * gap.pow(2).mean()
+
+    def g_loss(self, ctx):
+        return ganzoo.non_saturating_g(ctx.fake_out.logits)
+
+
+class Scale(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("factor", torch.tensor(0.5))
+
+    def forward(self, x):
+        return x * self.factor
+
+
+class TaggedAdam(torch.optim.Adam):
+    """A registered optimizer with a setting of its own, read in every step."""
+
+    def __init__(self, params, *, lr, betas, capturable=False, tag="mine"):
+        super().__init__(params, lr=lr, betas=betas, capturable=capturable)
+        self.tag = tag
+
+    def step(self, closure=None):
+        assert self.tag == "kept"
+        return super().step(closure)
+
+
+def test_any_module_an_objective_returns_stacks_and_an_optimizer_keeps_its_settings(
+        tmp_path, mnist_root, capsys):
+    hooks = types.SimpleNamespace(
+        ganzoo_register_losses=ganzoo.hookimpl(lambda register: register("head", LinearHead)),
+        ganzoo_register_optimizers=ganzoo.hookimpl(
+            lambda register: register("tagged", TaggedAdam)))
+    settings = {"data_dir": mnist_root, "epochs": 1, "loss": "head", "lr_g": 1e-4,
+                "lr_d": 1e-4, "optimizer_d": {"name": "tagged", "kwargs": {"tag": "kept"}},
+                **SMALL}
+    with ganzoo.in_process_plugin(hooks, "odd"):
+        pop = ganzoo.train("vanilla-mnist", out=tmp_path / "pop", population=2,
+                           **{**settings, "quiet": False})
+        said = capsys.readouterr().out
+        assert "in one vectorised step" in said and "cannot run" not in said, said
+        solo = ganzoo.train("vanilla-mnist", out=tmp_path / "solo", seed=1, **settings)
+    assert_member_is_solo(pop.members[1], solo, 1e-4)

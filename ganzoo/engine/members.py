@@ -173,7 +173,7 @@ class Members:
         for net in (s.generator, s.discriminator, *s.networks.values()):
             for t in net.tensors().values():
                 if t.is_floating_point():
-                    bad |= ~torch.isfinite(t.detach()).flatten(1).all(1).cpu()
+                    bad |= ~torch.isfinite(t.detach()).reshape(self.size, -1).all(1).cpu()
         return bad.nonzero().flatten().tolist()
 
     def _freeze(self, m: int, why: str) -> None:
@@ -281,10 +281,27 @@ def _check_swept_numbers(preset: Preset, members: list[dict], step: PopulationSt
                           "separate runs")
 
 
+class _Idle:
+    """The probe's optimiser: no step."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def step(self) -> None:
+        pass
+
+
+_IDLE = _Idle()
+
+
 def _vectorisable(step: PopulationStep, batch: int, device: torch.device, say) -> bool:
     """Whether one step runs under ``vmap``, tried on a copy (so nothing trains twice); if
     not, say so: the members then train one after another in this process."""
-    probe, size = copy.deepcopy(step), step.generator.size
+    # a copy whose optimisers step nothing: what runs under vmap (the losses, their
+    # gradients, the objective's hooks) runs; the optimisers work on the stacked leaves,
+    # outside vmap, and a copy of one may lack its own attributes (Optimizer.__getstate__)
+    idle = {id(step.opt_g): _IDLE, id(step.opt_d): _IDLE}
+    probe, size = copy.deepcopy(step, memo=idle), step.generator.size
     real = torch.zeros(size, batch, *step.generator.out_shape, device=device)
     labels = torch.zeros(size, batch, dtype=torch.long, device=device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
 
 from ..core.build import Components
 from ..core.errors import ConfigError
@@ -43,6 +43,18 @@ def _as_module(stored: Tensor) -> Tensor:
     return stored.transpose(1, 2) if stored.ndim == 3 else stored
 
 
+def _stacked(members: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """The members' tensors stacked by name. (Not ``stack_module_state``, which asks for
+    one class: a parametrised module's class is made anew for each instance.)"""
+    first = members[0]
+    for other in members[1:]:
+        if other.keys() != first.keys() or any(other[n].shape != t.shape
+                                               for n, t in first.items()):
+            raise ConfigError("a population's members must be built alike (the same tensor "
+                              "names and shapes); these differ")
+    return {name: torch.stack([m[name].detach() for m in members]) for name in first}
+
+
 def _key(name: str) -> str:  # parameter names may not hold dots
     return name.replace(".", "__")
 
@@ -55,15 +67,18 @@ class StackedModule(nn.Module):
     def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()
         object.__setattr__(self, "template", members[0])  # not a submodule: its tensors are unused
-        params, buffers = stack_module_state(list(members))
+        params = _stacked([dict(m.named_parameters()) for m in members])
+        buffers = _stacked([dict(m.named_buffers()) for m in members])
         self.names = list(params)
         self.buffer_names = list(buffers)
+        # straight into the tables: register_* would refuse a name the template answers
+        # (a bare nn.Linear's "weight"), as this module's attributes fall back to its own
         for name, value in params.items():
             wanted = members[0].get_parameter(name).requires_grad
-            self.register_parameter(_key(name), nn.Parameter(_stored(value.detach()),
-                                                             requires_grad=wanted))
+            self._parameters[_key(name)] = nn.Parameter(_stored(value.detach()),
+                                                        requires_grad=wanted)
         for name, value in buffers.items():
-            self.register_buffer(_key(name), value)
+            self._buffers[_key(name)] = value
         self.size = len(members)
 
     def __getattr__(self, name: str):
