@@ -39,7 +39,7 @@ echo "bench vanilla-mnist --population 1,8,64,256: exit $?" | tee -a "$OUT/summa
 echo "bench vanilla-mnist --population 8,64 --no-cuda-graphs: exit $?" | tee -a "$OUT/summary.txt"
 
 "$PY" -m pytest -q -k "cuda or graph" tests/test_step.py tests/test_variants.py \
-    tests/test_population.py \
+    tests/test_population.py tests/contract \
     > "$OUT/pytest-cuda.txt" 2>&1
 echo "cuda tests: exit $?" | tee -a "$OUT/summary.txt"
 

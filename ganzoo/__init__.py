@@ -31,6 +31,7 @@ from .api import (
     write_run_page,
 )
 from .core.config import parse_pairs, settable_keys
+from .core.context import StepContext
 from .core.datasets import SPLITS as IDX_SPLITS
 from .core.datasets import IdxDataset, default_data_root, torchvision_download
 from .core.errors import (
@@ -56,6 +57,7 @@ from .core.interfaces import (
     Evaluator,
     GANLoss,
     Generator,
+    Lazy,
     Objective,
     Preset,
     Schedule,
@@ -69,7 +71,6 @@ from .core.presetfile import load_preset_file, preset_to_toml
 from .core.terms import non_saturating_d, non_saturating_g, wasserstein_d, wasserstein_g
 from .core.version import __version__
 from .engine.callbacks import Training
-from .engine.context import StepContext
 from .engine.optim import adam as fused_adam
 
 __all__ = [
@@ -100,6 +101,7 @@ __all__ = [
     "Generator",
     "IdxDataset",
     "Interrupted",
+    "Lazy",
     "Objective",
     "PluginError",
     "Preset",

@@ -61,13 +61,31 @@ def test_unknown_names_suggest_the_nearest():
     assert_clean_error(run_cli("list", "presetz"), "unknown kind 'presetz'")
 
 
-def test_duplicate_name_is_reported_and_the_first_kept(capsys):
+def test_a_name_two_plugins_register_means_neither_and_using_it_names_both(capsys):
     dup = plugin(generators=lambda register: register("mlp", nn.Linear))
     with in_process_plugin(dup, "dup") as reg:
-        assert reg.get("generator", "mlp").provider.startswith("ganzoo ")
         assert any("generator 'mlp' is registered by both ganzoo" in w and "dup (in-process)" in w
-                   and "rename one" in w for w in reg.warnings)
+                   for w in reg.warnings)
+        assert_clean_error(run_cli("train", "vanilla-mnist"), "generator 'mlp' is registered "
+                           "by both ganzoo", "and dup (in-process)", "GANZOO_DISABLE_PLUGINS")
+        assert reg.get("generator", "dcgan").provider.startswith("ganzoo ")  # the rest works
     assert "registered by both" in capsys.readouterr().err
+
+
+def test_a_plugin_ships_a_folder_of_preset_files(tmp_path):
+    shipped = tmp_path / "presets"
+    shipped.mkdir()
+    text = ganzoo.show_preset("vanilla-mnist")
+    (shipped / "mine.toml").write_text(text.replace('name = "vanilla-mnist"',
+                                                    'name = "shipped-gan"'))
+    (shipped / "clash.toml").write_text(text)  # a built-in preset's name
+    hooks = plugin(presets=lambda register: register(shipped))
+    with in_process_plugin(hooks, "shipper"):
+        listed = run_cli("list", "presets", "shipped-*")
+        assert "shipped-gan" in listed.output and "[shipper (in-process)]" in listed.output
+        assert ganzoo.resolve_preset("shipped-gan").generator.name == "mlp"
+        assert_clean_error(run_cli("train", "vanilla-mnist"), "preset 'vanilla-mnist' is "
+                           "registered by both ganzoo", "and shipper (in-process)")
 
 
 def test_a_failing_hook_skips_only_that_plugin(monkeypatch):

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.config import apply_overrides
+from ..core.context import check_precision
 from ..core.datasets import default_data_root
 from ..core.errors import ConfigError
 from ..core.interfaces import Preset
-from ..engine.context import check_precision
 from ..engine.devices import resolve_device
 from .presets import resolve_preset
 

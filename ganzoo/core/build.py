@@ -15,6 +15,7 @@ from .interfaces import (
     DOutput,
     GANLoss,
     Generator,
+    Lazy,
     Objective,
     Preset,
     Schedule,
@@ -103,8 +104,23 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
                               f"{tuple(got)} but dataset {preset.dataset.name!r} has {shape}")
     _check_classes(parts, preset)
     _check_outputs(parts, registry or get_registry(), preset)
+    _check_declarations(parts, preset)
     parts.networks, parts.state = _objective_parts(parts, registry or get_registry(), preset)
     return parts
+
+
+def _check_declarations(parts: Components, preset: Preset) -> None:
+    """A schedule's unit and an objective's lazy terms, named where they are wrong."""
+    for side, schedule in parts.schedules.items():
+        if schedule.unit not in ("epoch", "step"):
+            ref = preset.schedule_g if side == "g" else preset.schedule_d
+            raise PluginError(f"schedule {ref.name!r} has unit {schedule.unit!r}; expected "
+                              "'epoch' or 'step'")
+    lazy = getattr(parts.loss, "lazy", {})
+    for name, term in lazy.items():
+        if not (isinstance(name, str) and isinstance(term, Lazy)):
+            raise PluginError(f"loss {preset.loss.name!r} declared lazy term {name!r} as "
+                              f"{term!r}; expected a name and ganzoo.Lazy(update, every)")
 
 
 def _objective_parts(parts: Components, registry: Registry, preset: Preset

@@ -10,10 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:  # the context imports these contracts
+    from .context import StepContext
 
 Shape = tuple[int, int, int]
 
@@ -139,28 +142,55 @@ class GANLoss(abc.ABC):
         return None
 
 
+@dataclass(frozen=True)
+class Lazy:
+    """A term of an objective's loss that runs only every ``every`` updates of ``update``
+    ("d" or "g"): lazy regularisation (Mescheder et al. 2018; StyleGAN2 computes R1 every
+    16 D updates and weights it by 16). The loss asks ``ctx.due(name)``; the engine knows in
+    advance which steps have a term due, so a CUDA graph replays only the steps without one
+    and a step with one runs eagerly."""
+
+    update: str
+    every: int
+
+    def __post_init__(self) -> None:
+        if self.update not in ("d", "g"):
+            raise ValueError(f"a lazy term's update is 'd' or 'g', got {self.update!r}")
+        if not (isinstance(self.every, int) and self.every >= 1):
+            raise ValueError(f"a lazy term runs every N >= 1 updates, got {self.every!r}")
+
+    def due(self, index: int) -> bool:
+        """Whether the term runs in the update with this index (0-based, of its kind)."""
+        return index % self.every == 0
+
+
 class Objective(abc.ABC):
     """The general form of a GAN's losses: each update's loss from the step's context.
 
-    ``d_loss(ctx)`` and ``g_loss(ctx)`` get a :class:`~ganzoo.engine.context.StepContext`:
+    ``d_loss(ctx)`` and ``g_loss(ctx)`` get a :class:`~ganzoo.StepContext`:
     ``ctx.real`` and ``ctx.labels`` (this update's real batch and its labels, which a
     conditional G was also given), ``ctx.noise``, ``ctx.fake`` (detached in the D update),
     ``ctx.real_out`` / ``ctx.fake_out`` (D's :class:`DOutput` on them, computed on first use,
     at most once per update), ``ctx.d(x)`` (D's output for any images, differentiable in
-    ``x``: for penalties), ``ctx.step`` (G updates done before this one), ``ctx.nets`` and
-    ``ctx.state`` (the objective's own networks and persistent tensors, below). The engine
+    ``x``: for penalties), ``ctx.g_updates`` and ``ctx.d_updates`` (the G and D updates
+    done before this one), ``ctx.due(name)`` (whether a term declared in ``lazy`` runs in
+    this update), ``ctx.nets`` and ``ctx.state`` (the objective's own networks and
+    persistent tensors, below). The engine
     does the rest: autocast, zero_grad / backward / step, fused optimisers, checkpoints,
     CUDA graphs, DDP. A loss must not read tensors back to the host.
 
     :class:`GANLoss` is the easy form, adapted onto this one.
     """
 
+    # terms that run only every N updates, by name: {"r1": Lazy("d", 16)}; ask ctx.due("r1")
+    lazy: Mapping[str, Lazy] = MappingProxyType({})
+
     @abc.abstractmethod
-    def d_loss(self, ctx: Any) -> Tensor:
+    def d_loss(self, ctx: StepContext) -> Tensor:
         """The discriminator's loss for one D update."""
 
     @abc.abstractmethod
-    def g_loss(self, ctx: Any) -> Tensor:
+    def g_loss(self, ctx: StepContext) -> Tensor:
         """The generator's loss for one G update (D's weights are frozen in it)."""
 
     def networks(self, generator: Generator,
@@ -182,12 +212,12 @@ class Objective(abc.ABC):
         epoch's record."""
         return {}
 
-    def after_d_update(self, ctx: Any) -> None:  # noqa: B027 - optional
+    def after_d_update(self, ctx: StepContext) -> None:  # noqa: B027 - optional
         """Runs after each D optimiser step (e.g. WGAN's weight clipping, BEGAN's k), with
         the update's context; ``ctx.discriminator`` is D, ``ctx.real_out`` and
         ``ctx.fake_out`` still hold D's outputs from before the step."""
 
-    def after_g_update(self, ctx: Any) -> None:  # noqa: B027 - optional
+    def after_g_update(self, ctx: StepContext) -> None:  # noqa: B027 - optional
         """Runs after each G optimiser step; ``ctx.generator`` is G."""
 
 
@@ -197,13 +227,13 @@ class LossObjective(Objective):
     def __init__(self, loss: GANLoss) -> None:
         self.loss = loss
 
-    def d_loss(self, ctx: Any) -> Tensor:
+    def d_loss(self, ctx: StepContext) -> Tensor:
         loss = self.loss.discriminator_loss(ctx.real_out.logits, ctx.fake_out.logits)
         reg = self.loss.discriminator_regularizer(lambda x: ctx.d(x).logits, ctx.real,
                                                   ctx.fake.float())
         return loss if reg is None else loss + reg
 
-    def g_loss(self, ctx: Any) -> Tensor:
+    def g_loss(self, ctx: StepContext) -> Tensor:
         return self.loss.generator_loss(ctx.fake_out.logits)
 
 
@@ -223,11 +253,17 @@ class Augment(abc.ABC):
 
 class Schedule(abc.ABC):
     """A learning-rate schedule: the factor that scales a network's preset rate (``lr_g`` or
-    ``lr_d``) in epoch ``epoch`` (0-based) of ``epochs``. A function of the epoch alone, so
-    a resumed run trains at the rate it would have had, with no state to save."""
+    ``lr_d``). With ``unit = "epoch"`` (the default) ``factor(t, total)`` is called at the
+    start of epoch ``t`` (0-based) of ``total``; with ``unit = "step"``, before each step,
+    with ``t`` the steps (G updates) done and ``total`` the run's (epochs x steps per epoch):
+    a warm-up, a decay by step. A function of ``t`` alone, so a resumed run trains at the
+    rate it would have had, with no state to save. Under CUDA graphs, steps run eagerly
+    while a step schedule changes the rate and are captured again once it holds still."""
+
+    unit: str = "epoch"  # or "step"
 
     @abc.abstractmethod
-    def factor(self, epoch: int, epochs: int) -> float: ...
+    def factor(self, t: int, total: int) -> float: ...
 
 
 class Evaluator(nn.Module, abc.ABC):

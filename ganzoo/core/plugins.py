@@ -23,6 +23,7 @@ import sys
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -30,6 +31,7 @@ import pluggy
 from .errors import ConfigError, PluginError
 from .interfaces import Preset
 from .kinds import BY_NAME, KINDS, Kind
+from .presetfile import load_preset_file
 
 PROJECT = "ganzoo"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -84,6 +86,7 @@ class Registry:
         self.strict = strict
         self.entries: dict[str, dict[str, Entry]] = {kind.name: {} for kind in KINDS}
         self._aliases: dict[str, dict[str, str]] = {kind.name: {} for kind in KINDS}
+        self._clashes: dict[str, dict[str, str]] = {kind.name: {} for kind in KINDS}
         self.plugins: list[PluginInfo] = []
         self.warnings: list[str] = []
         self.plugin_manager = pluggy.PluginManager(PROJECT)
@@ -98,6 +101,7 @@ class Registry:
         self.plugins.append(info)
         before = {kind: dict(entries) for kind, entries in self.entries.items()}
         aliases_before = {kind: dict(a) for kind, a in self._aliases.items()}
+        clashes_before = {kind: dict(c) for kind, c in self._clashes.items()}
         plugin = _hashable(plugin)
         try:
             pm.register(plugin, name=name)
@@ -111,7 +115,7 @@ class Registry:
                 pm.unregister(plugin)
                 raise
         except Exception as exc:  # a broken plugin must not take the rest down
-            self.entries, self._aliases = before, aliases_before
+            self.entries, self._aliases, self._clashes = before, aliases_before, clashes_before
             info.provides = {}
             info.error = f"{type(exc).__name__}: {exc}"
             self._fail(f"skipped plugin {provider} ({name} = {info.module}): {info.error}")
@@ -121,27 +125,34 @@ class Registry:
         def register(name: Any, obj: Any = None, *, summary: str = "",
                      aliases: tuple[str, ...] | list[str] = ()) -> None:
             if kind == "preset":
-                preset = name if isinstance(name, Preset) else obj
-                if not isinstance(preset, Preset):
-                    raise TypeError(f"register() for presets takes a Preset, got {preset!r}")
-                name, obj, summary = preset.name, preset, summary or preset.summary
-            elif not callable(obj):
+                for preset in _presets(name, obj):
+                    self._add(Entry(kind, preset.name, preset, summary or preset.summary, (),
+                                    provider), info)
+                return
+            if not callable(obj):
                 raise TypeError(f"{kind} {name!r}: factory must be callable, got {obj!r}")
             if not isinstance(name, str) or not name:
                 raise TypeError(f"{kind} name must be a non-empty string, got {name!r}")
-            for key in (name, *aliases):
-                taken = self._resolve_alias(kind, key)
-                if taken is not None:
-                    other = self.entries[kind][taken].provider
-                    self._fail(f"{kind} {key!r} is registered by both {other} and {provider}; "
-                               f"rename one. Keeping the one from {other}.")
-                    return
-            self.entries[kind][name] = Entry(kind, name, obj, summary, tuple(aliases), provider)
-            for alias in aliases:
-                self._aliases[kind][alias] = name
-            info.provides.setdefault(kind, []).append(name)
+            self._add(Entry(kind, name, obj, summary, tuple(aliases), provider), info)
 
         return register
+
+    def _add(self, entry: Entry, info: PluginInfo) -> None:
+        """Register ``entry``; a name another plugin took already is a clash: the name then
+        means neither (using it is one error naming both), and loading warns."""
+        kind, name = entry.kind, entry.name
+        for key in (name, *entry.aliases):
+            taken = self._resolve_alias(kind, key)
+            if taken is not None:
+                both = f"{self.entries[kind][taken].provider} and {entry.provider}"
+                self._clashes[kind][key] = both
+                self._fail(f"{kind} {key!r} is registered by both {both}; it means neither "
+                           "until one is renamed or disabled (GANZOO_DISABLE_PLUGINS)")
+                return
+        self.entries[kind][name] = entry
+        for alias in entry.aliases:
+            self._aliases[kind][alias] = name
+        info.provides.setdefault(kind, []).append(name)
 
     def _fail(self, message: str) -> None:
         if self.strict:
@@ -158,6 +169,10 @@ class Registry:
     def get(self, kind: str, name: str) -> Entry:
         """The entry called ``name`` (or an alias); an unknown name suggests the nearest ones."""
         kind = normalize_kind(kind)
+        if name in self._clashes[kind]:
+            raise ConfigError(f"{kind} {name!r} is registered by both "
+                              f"{self._clashes[kind][name]}; rename one, or disable one with "
+                              "GANZOO_DISABLE_PLUGINS=<its entry-point name>")
         key = self._resolve_alias(kind, name)
         if key is not None:
             return self.entries[kind][key]
@@ -175,6 +190,22 @@ class Registry:
 
     def preset(self, name: str) -> Preset:
         return self.get("preset", name).obj
+
+
+def _presets(given: Any, preset: Any) -> list[Preset]:
+    """What a plugin registers as presets: a :class:`Preset` (or a name and one), or a path
+    to a preset file or a folder of them (``*.toml``, by name)."""
+    if isinstance(given, os.PathLike):
+        path = Path(given)
+        files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+        if not files:
+            raise ConfigError(f"{path}: no preset files (*.toml) in this folder")
+        return [load_preset_file(f) for f in files]
+    preset = given if isinstance(given, Preset) else preset
+    if not isinstance(preset, Preset):
+        raise TypeError(f"register() for presets takes a Preset or a path to preset files, "
+                        f"got {preset!r}")
+    return [preset]
 
 
 def _hashable(plugin: object) -> object:

@@ -179,7 +179,7 @@ def _epochs(trainee, trainings: list[Training], data: DeviceImages, recovery: Re
     with GracefulStop(repeat_grace_s=5.0 if recovery.world.size > 1 else 0.0) as stop:
         while epoch < settings.epochs:
             within = resumed if resumed is not None and epoch == start_epoch else None
-            if trainee.step.schedule_rates(epoch, settings.epochs):
+            if trainee.step.schedule_rates("epoch", epoch, settings.epochs):
                 recapture(trainee.replay)  # a captured graph holds the old rates
             try:
                 records = run_epoch(epoch, trainee, data, recovery, stop, within, quiet)
@@ -226,7 +226,10 @@ def run_epoch(epoch: int, trainee, data: DeviceImages, recovery: Recovery, stop:
                leave=False, desc=f"epoch {epoch}/{settings.epochs}",
                disable=True if quiet else None, file=sys.stderr)
     began, shown = time.perf_counter(), start
+    step = trainee.step
     for i, (real, labels) in enumerate(trainee.batches(data, orders, start), start):
+        if step.per_step and step.schedule_rates("step", step.updates, steps * settings.epochs):
+            recapture(trainee.replay)  # a captured graph holds the old rates
         losses = trainee.replay(real, labels, trainee.noise(data.device))
         total += losses
         done = i + 1

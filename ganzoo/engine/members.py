@@ -20,7 +20,7 @@ import torch
 
 from ..core.build import Components, build
 from ..core.config import apply_overrides
-from ..core.errors import ConfigError, TrainingError
+from ..core.errors import ConfigError, GanzooError, TrainingError
 from ..core.interfaces import Preset
 from . import checkpoint
 from .options import RunOptions
@@ -28,6 +28,8 @@ from .population import LOSS_SWEEP, SWEEPABLE, PopulationStep
 from .rng import MemberRNG
 from .rundir import RunDir, member_dir
 from .step import CudaGraphStep, recapture
+
+VMAP_SEED = 2**32  # the global RNG's seed in a population is this + the preset's seed
 
 
 def plan_members(preset: Preset, size: int, sweep: Mapping[str, Sequence] | None = None
@@ -75,6 +77,10 @@ class Members:
         self.presets = [member_preset(preset, m) for m in members]
         self.swept = any(m["settings"] for m in members)
         parts, self.rng = _build(self.presets, device)
+        # what the vectorised step draws (an augment's, a penalty's random points) comes from
+        # torch's global RNG under vmap: seeded apart from every member's stream, so the
+        # population is reproducible (and, as the RNG is checkpointed, resumes exactly)
+        torch.manual_seed(VMAP_SEED + settings.seed)
         self.dataset = parts[0].dataset
         self._parts = parts
         graphs = options.cuda_graphs and device.type == "cuda"
@@ -308,6 +314,8 @@ def _vectorisable(step: PopulationStep, batch: int, device: torch.device, say) -
         noise = torch.stack([step.generator.sample_noise(batch, device) for _ in range(size)])
         try:
             probe(real, labels, noise)
+        except GanzooError:
+            raise  # a plugin's mistake ganzoo names: not vmap's
         except Exception as exc:  # noqa: BLE001 - any failure: the loop gives the real error
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             say(f"ganzoo: this preset's step cannot run under torch.func.vmap "

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.context import check_precision
 from ..core.errors import ConfigError
-from .context import check_precision
 
 CHECKPOINT_EVERY = "10m"  # the default cadence of checkpoints inside epochs
 ON_SAVE_ERROR = ("stop", "continue")  # continue: warn and keep training when a write fails

@@ -26,9 +26,9 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from ..core.build import Components
+from ..core.context import Batch, Models, StepContext, Updates
 from ..core.errors import ConfigError
 from ..core.interfaces import ComponentRef, DOutput, Objective, Preset
-from .context import Batch, Models, StepContext
 from .rng import MemberRNG
 from .step import TrainStep, optimizer_over
 
@@ -263,12 +263,13 @@ class PopulationStep(TrainStep):
             raise ConfigError("a population step takes [K, batch, ...] images and noise")
         return super().__call__(real, labels, noise)
 
-    def _loss(self, update: str, batch: Batch) -> tuple[Tensor, Callable[[], None]]:
+    def _loss(self, update: str, batch: Batch, counts: Updates
+              ) -> tuple[Tensor, Callable[[], None]]:
         """Every member's loss ``[K]``, and the objective's hook after the update run per
         member too, reading D's outputs from before the update as the single step's does."""
         nets = {"generator": self.generator, "discriminator": self.discriminator,
                 **self.networks}
-        member = _MemberUpdate(self, update, nets)
+        member = _MemberUpdate(self, update, nets, counts)
         fields = (batch.real, batch.labels, batch.noise, batch.fake)
         dims = (0, 0, 0, *(None if t is None else 0 for t in fields))
         # views taken now: in G's update D is frozen, so none of D's weight gradients are
@@ -297,9 +298,9 @@ class _MemberUpdate:
     """One member's part of a population's G or D update, as ``vmap`` runs it (its slices
     of the weights, state and batch): its context, its loss, the objective's hook after."""
 
-    def __init__(self, step: PopulationStep, update: str, nets: dict[str, StackedModule]
-                 ) -> None:
-        self.step, self.update, self.nets = step, update, nets
+    def __init__(self, step: PopulationStep, update: str, nets: dict[str, StackedModule],
+                 counts: Updates) -> None:
+        self.step, self.update, self.nets, self.counts = step, update, nets, counts
         objective = step.objective
         self.hook = objective.after_d_update if update == "d" else objective.after_g_update
         self.hooked = getattr(self.hook, "__func__", None) not in (Objective.after_d_update,
@@ -312,7 +313,7 @@ class _MemberUpdate:
         G, D = bound.pop("generator"), bound.pop("discriminator")
         return StepContext(self.update, Batch(real, labels, noise, fake),
                            Models(G, D, D, step.augment, step.precision), nets=bound,
-                           state=state, step=step.updates, outputs=outputs)
+                           state=state, updates=self.counts, outputs=outputs)
 
     def loss(self, numbers, *args):
         """The member's loss, and D's outputs it saw (for the hook, if there is one)."""

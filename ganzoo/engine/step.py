@@ -17,10 +17,10 @@ import torch
 from torch import Tensor
 
 from ..core.build import Components, build_optimizer
+from ..core.context import Batch, Models, Networks, StepContext, Updates, autocast, check_precision
 from ..core.errors import ConfigError
 from ..core.interfaces import ComponentRef, Preset, as_objective
 from . import checkpoint
-from .context import Batch, Models, Networks, StepContext, autocast, check_precision
 from .distributed import average_over_ranks
 from .optim import adam
 
@@ -62,7 +62,8 @@ class TrainStep:
         self.sides = {name: side for name, (side, _) in parts.networks.items()}
         self.state = dict(parts.state)
         self.schedules = dict(parts.schedules)  # "g", "d": the learning-rate schedules named
-        self.updates = 0  # G updates done: the context's step index
+        self.per_step = any(s.unit == "step" for s in self.schedules.values())
+        self.updates = 0  # G updates done (steps); D updates done: n_critic times as many
         self.distribute(lambda module: module, 1)
         # D's trained weights (and its side's networks'), switched off in G updates (a frozen
         # one stays frozen); a list is faster to walk each step than D.requires_grad_
@@ -90,15 +91,18 @@ class TrainStep:
     def optimizer(self, side: str) -> torch.optim.Optimizer:
         return self.opt_g if side == "g" else self.opt_d
 
-    def schedule_rates(self, epoch: int, epochs: int) -> bool:
-        """Set the scheduled learning rates for ``epoch``; True when one changed."""
+    def schedule_rates(self, unit: str, t: int, total: int) -> bool:
+        """Set the learning rates the schedules by ``unit`` give at ``t`` of ``total``
+        (epoch of epochs, or step of steps); True when one changed."""
         changed = False
         for side, schedule in self.schedules.items():
-            factor = schedule.factor(epoch, epochs)
+            if schedule.unit != unit:
+                continue
+            factor = schedule.factor(t, total)
             if not (isinstance(factor, (int, float)) and 0 <= factor < float("inf")):
                 raise ConfigError(f"the learning-rate schedule of {side.upper()} "
                                   f"({type(schedule).__name__}) gave factor {factor!r} for "
-                                  f"epoch {epoch}; expected a number >= 0")
+                                  f"{unit} {t}; expected a number >= 0")
             for group in self.optimizer(side).param_groups:
                 lr = group["initial_lr"] * factor
                 changed, group["lr"] = changed or lr != group["lr"], lr
@@ -149,12 +153,26 @@ class TrainStep:
             with torch.set_grad_enabled(last), autocast(self.precision, real.device):
                 fake = self.call_g(noise_i, *g_cond)
             losses_d.append(self._update("d", Batch(real_i, labels_i, noise_i,
-                                                    fake.detach().to(real.dtype))))
-        loss_g = self._update("g", Batch(real_i, labels_i, noise_i, fake))
+                                                    fake.detach().to(real.dtype)),
+                                         self._counts(i)))
+        loss_g = self._update("g", Batch(real_i, labels_i, noise_i, fake), self._counts(0))
         self._after_step()
         self.updates += 1
         loss_d = losses_d[0] if self.n_critic == 1 else torch.stack(losses_d).mean(0)
         return torch.stack([loss_d, loss_g], -1).detach()
+
+    def _counts(self, critic: int) -> Updates:
+        """The updates before D update ``critic`` of this step (and before its G update)."""
+        return Updates(self.updates, self.updates * self.n_critic + critic,
+                       self.objective.lazy)
+
+    def lazy_due(self) -> bool:
+        """Whether one of the objective's lazy terms runs in the next step (which a CUDA
+        graph of a step without one must not replay)."""
+        d = self.updates * self.n_critic
+        return any(term.due(self.updates) if term.update == "g" else
+                   any(term.due(d + i) for i in range(self.n_critic))
+                   for term in self.objective.lazy.values())
 
     def replayed(self) -> None:
         """A captured graph ran this step again: count its G update, which lives outside
@@ -164,13 +182,13 @@ class TrainStep:
     def _noise(self, real: Tensor) -> Tensor:
         return self.generator.sample_noise(real.shape[0], real.device)
 
-    def _update(self, update: str, batch: Batch) -> Tensor:
+    def _update(self, update: str, batch: Batch, counts: Updates) -> Tensor:
         """One update of G or D (its objective's networks with it): the loss, the optimiser's
         step, then the objective's hook after it. Returns the loss."""
         if update == "g":
             self._d_requires_grad(False)  # only G is updated: skip D's weight gradients
         try:
-            loss, after = self._loss(update, batch)
+            loss, after = self._loss(update, batch, counts)
             opt = self.optimizer(update)
             opt.zero_grad(set_to_none=True)
             # a population's loss is its members' [K]: the sum's gradient is each one's own
@@ -182,12 +200,13 @@ class TrainStep:
         after()
         return loss
 
-    def _loss(self, update: str, batch: Batch) -> tuple[Tensor, Callable[[], None]]:
+    def _loss(self, update: str, batch: Batch, counts: Updates
+              ) -> tuple[Tensor, Callable[[], None]]:
         """The objective's loss for this update, and its hook after the update."""
         nets = self.networks and Networks(self.networks, self.call_nets,
                                           {n for n, side in self.sides.items() if side == update})
         ctx = StepContext(update, batch, self._models, nets=nets, state=self.state,
-                          step=self.updates)
+                          updates=counts)
         objective = self.objective
         if update == "d":
             return objective.d_loss(ctx), lambda: objective.after_d_update(ctx)
@@ -229,9 +248,11 @@ class CudaGraphStep:
     call captures the step and replays it; every later call copies the batch and fresh noise
     into static buffers and replays, with no host sync. It captures whatever step it wraps
     (a run's or a population's) and knows nothing of their shapes; :meth:`recapture` is the
-    one way to capture again after a change the graph would not replay. Every batch is
-    trained on exactly once. The optimisers must be capturable (``TrainStep(...,
-    capturable=True)``). If capture fails, the step warns once and stays eager.
+    one way to capture again after a change the graph would not replay. A step in which one
+    of the objective's lazy terms is due runs eagerly (the graph holds a step without one).
+    Every batch is trained on exactly once. The optimisers must be capturable
+    (``TrainStep(..., capturable=True)``). If capture fails, the step warns once and stays
+    eager.
     """
 
     def __init__(self, step: TrainStep, warmup: int = 3) -> None:
@@ -247,7 +268,7 @@ class CudaGraphStep:
         batch's labels even for an unconditional model) and noise."""
         inputs = (real, labels, noise)
         self.calls += 1
-        if self.eager:
+        if self.eager or self.step.lazy_due():
             return self.step(*inputs)
         if self.graph is not None:
             for static, given in zip(self.static_inputs, inputs, strict=True):
@@ -268,10 +289,11 @@ class CudaGraphStep:
             return self.step(*inputs)
 
     def recapture(self) -> None:
-        """Capture the step afresh on the next call: for a change the graph would not
-        replay (a new learning rate, a population member frozen since the capture)."""
-        if self.graph is not None:
-            self.graph, self.calls = None, self.warmup
+        """Capture the step afresh after ``warmup`` eager calls: for a change the graph
+        would not replay (a new learning rate, a population member frozen since the
+        capture). A rate that changes at every step (a warm-up) keeps the steps eager until
+        it holds still."""
+        self.graph, self.calls = None, 0
 
     def _side_stream(self, inputs: tuple[Tensor, ...]) -> Tensor:
         device = inputs[0].device

@@ -29,7 +29,7 @@ from .objectives import (
     SoftmaxGAN,
 )
 from .optimizers import rmsprop, sgd
-from .schedules import CosineDecay, LinearDecay, StepDecay
+from .schedules import CosineDecay, LinearDecay, StepDecay, Warmup
 
 ganzoo_requires = ("vanilla",)  # the Fashion-MNIST evaluator builds on vanilla's CNN
 
@@ -111,3 +111,5 @@ def ganzoo_register_schedules(register):
     register("cosine-decay", CosineDecay, summary="half a cosine from 1 to end (default 0)")
     register("step-decay", StepDecay,
              summary="gamma (0.5) times the rate every `every` (10) epochs")
+    register("warmup", Warmup,
+             summary="by step: linear from start (0) to the full rate over `steps` (500)")

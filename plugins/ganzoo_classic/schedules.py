@@ -1,4 +1,5 @@
-"""Learning-rate schedules by epoch: the factor that scales a network's preset rate."""
+"""Learning-rate schedules by epoch (and a warm-up by step): the factor that scales a
+network's preset rate."""
 
 from __future__ import annotations
 
@@ -49,3 +50,18 @@ class StepDecay(Schedule):
 
     def factor(self, epoch: int, epochs: int) -> float:
         return self.gamma ** (epoch // self.every)
+
+
+class Warmup(Schedule):
+    """By step: linear from ``start`` x the rate at the first step to the full rate after
+    ``steps`` steps, then constant (a warm-up over the first few hundred steps)."""
+
+    unit = "step"
+
+    def __init__(self, steps: int = 500, start: float = 0.0) -> None:
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        self.steps, self.start = int(steps), _check_fraction("start", start)
+
+    def factor(self, step: int, steps: int) -> float:
+        return self.start + (1.0 - self.start) * min(1.0, step / self.steps)

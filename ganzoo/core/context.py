@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
-from ..core.errors import ConfigError
-from ..core.interfaces import Discriminator, DOutput, Generator, as_output
+from .errors import ConfigError
+from .interfaces import Discriminator, DOutput, Generator, Lazy, as_output
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -76,6 +76,16 @@ class Models:
     precision: str = "fp32"
 
 
+@dataclass(frozen=True)
+class Updates:
+    """Where an update stands: the G and D updates done before it, and the objective's lazy
+    terms (which of them are due here)."""
+
+    g: int = 0
+    d: int = 0
+    lazy: Mapping[str, Lazy] = field(default_factory=dict)
+
+
 class StepContext:
     """The update an objective computes a loss for (``update`` is "d" or "g").
 
@@ -85,26 +95,40 @@ class StepContext:
     use and at most once (in a D update both in one pass unless D is batch-dependent);
     ``d(x)`` is D's output for any images, differentiable in ``x``, outside autocast. With
     an ``augment``, D sees every image through it (``real`` and ``fake`` stay as they were).
-    ``nets`` and ``state`` are the objective's networks and persistent tensors; ``step``
-    counts the G updates before this one (a Python number: a CUDA graph captures one step,
-    so a term switched on it needs eager steps); ``generator`` and ``discriminator`` are
-    the bare models, for the hooks after an update. ``outputs`` gives D's outputs already
-    computed (a population's hook after an update reads those its loss saw).
+    ``nets`` and ``state`` are the objective's networks and persistent tensors;
+    ``g_updates`` and ``d_updates`` count the G and D updates before this one (Python
+    numbers: a CUDA graph replays one captured step, so branch on them only through
+    ``due``, which the engine plans for); ``due(name)`` says whether the lazy term ``name``
+    runs in this update; ``generator`` and ``discriminator`` are the bare models, for the
+    hooks after an update. ``outputs`` gives D's outputs already computed (a population's
+    hook after an update reads those its loss saw).
     """
 
     def __init__(self, update: str, batch: Batch, models: Models, *,
                  nets: Mapping[str, torch.nn.Module] | None = None,
-                 state: Mapping[str, Tensor] | None = None, step: int = 0,
+                 state: Mapping[str, Tensor] | None = None, updates: Updates = Updates(),
                  outputs: tuple[DOutput | None, DOutput | None] = (None, None)) -> None:
         self.update, self.real, self.labels = update, batch.real, batch.labels
         self.noise, self.fake = batch.noise, batch.fake
         self.generator, self.discriminator = models.generator, models.discriminator
-        self.nets, self.state, self.step = nets or {}, state or {}, step
+        self.nets, self.state = nets or {}, state or {}
+        self.g_updates, self.d_updates, self._lazy = updates.g, updates.d, updates.lazy
         self._D, self._call_d, self._precision = (models.discriminator, models.call_d,
                                                   models.precision)
         self._cond = (batch.labels,) if models.discriminator.num_classes else ()
         self._seen = models.augment or (lambda x: x)  # what D sees of an image
         self._real_out, self._fake_out = outputs
+
+    def due(self, term: str) -> bool:
+        """Whether the objective's lazy term ``term`` runs in this update."""
+        lazy = self._lazy.get(term)
+        if lazy is None or lazy.update != self.update:
+            where = ("no such lazy term" if lazy is None
+                     else f"a term of the {lazy.update.upper()} update")
+            raise ConfigError(f"ctx.due({term!r}) in a {self.update.upper()} update: {where}; "
+                              "declare it in the objective's lazy = {name: ganzoo.Lazy(update, "
+                              "every)}")
+        return lazy.due(self.d_updates if self.update == "d" else self.g_updates)
 
     def computed(self) -> tuple[DOutput | None, DOutput | None]:
         """D's outputs on ``real`` and ``fake`` computed so far (None: not asked for)."""
