@@ -31,7 +31,7 @@ from .api import (
     write_run_page,
 )
 from .core.config import parse_pairs, settable_keys
-from .core.context import StepContext
+from .core.context import DOutput, Lazy, StepContext, as_output
 from .core.datasets import SPLITS as IDX_SPLITS
 from .core.datasets import IdxDataset, default_data_root, torchvision_download
 from .core.errors import (
@@ -53,16 +53,14 @@ from .core.interfaces import (
     ComponentRef,
     Dataset,
     Discriminator,
-    DOutput,
     Evaluator,
     GANLoss,
     Generator,
-    Lazy,
+    Network,
     Objective,
     Preset,
     Schedule,
     TrainSettings,
-    as_output,
 )
 from .core.kinds import KINDS, Kind
 from .core.layers import mlp_layers
@@ -102,6 +100,7 @@ __all__ = [
     "IdxDataset",
     "Interrupted",
     "Lazy",
+    "Network",
     "Objective",
     "PluginError",
     "Preset",

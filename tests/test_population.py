@@ -330,8 +330,9 @@ class LinearHead(ganzoo.Objective):
     module holding only a buffer, and one with no tensors at all."""
 
     def networks(self, generator, discriminator):
-        return {"head": ("d", torch.nn.Linear(784, 1)), "scale": ("d", Scale()),
-                "same": ("g", torch.nn.Identity())}
+        return {"head": ganzoo.Network("d", torch.nn.Linear(784, 1)),
+                "scale": ganzoo.Network("d", Scale()),
+                "same": ganzoo.Network("g", torch.nn.Identity())}
 
     def d_loss(self, ctx):
         head, scale = ctx.nets["head"], ctx.nets["scale"]

@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .context import DOutput, Lazy
 from .errors import ConfigError, PluginError
 from .interfaces import (
     Augment,
     ComponentRef,
     Dataset,
     Discriminator,
-    DOutput,
     GANLoss,
     Generator,
-    Lazy,
+    Network,
     Objective,
     Preset,
     Schedule,
@@ -32,16 +32,16 @@ class Components:
     dataset: Dataset
     augment: Augment | None = None  # what D sees every image through, if the preset names one
     schedules: dict[str, Schedule] = field(default_factory=dict)  # "g", "d": those named
-    # the objective's own networks, {name: (side "g" or "d", module)}, and persistent tensors
-    networks: dict[str, tuple[str, torch.nn.Module]] = field(default_factory=dict)
+    # the objective's own networks and persistent tensors
+    networks: dict[str, Network] = field(default_factory=dict)
     state: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def to(self, device: torch.device | str) -> Components:
         """Move the models, the objective's networks and its state to ``device``."""
         self.generator.to(device)
         self.discriminator.to(device)
-        for _, module in self.networks.values():
-            module.to(device)
+        for network in self.networks.values():
+            network.module.to(device)
         self.state = {name: value.to(device) for name, value in self.state.items()}
         return self
 
@@ -124,7 +124,7 @@ def _check_declarations(parts: Components, preset: Preset) -> None:
 
 
 def _objective_parts(parts: Components, registry: Registry, preset: Preset
-                     ) -> tuple[dict[str, tuple[str, torch.nn.Module]], dict[str, torch.Tensor]]:
+                     ) -> tuple[dict[str, Network], dict[str, torch.Tensor]]:
     """The objective's networks and initial state, checked: a wrong declaration is named now.
     Built after G and D, so an objective without any draws nothing from the RNG."""
     objective, ref = parts.loss, preset.loss
@@ -139,11 +139,9 @@ def _objective_parts(parts: Components, registry: Registry, preset: Preset
         raise PluginError(f"{culprit} could not build its networks or state: "
                           f"{type(exc).__name__}: {detail}") from None
     for name, declared in networks.items():
-        ok = (isinstance(declared, tuple) and len(declared) == 2 and declared[0] in ("g", "d")
-              and isinstance(declared[1], torch.nn.Module))
-        if not (ok and name.isidentifier()):
+        if not (isinstance(declared, Network) and name.isidentifier()):
             raise PluginError(f"{culprit} declared network {name!r} as {declared!r}; expected "
-                              "a name and (\"g\" or \"d\", an nn.Module)")
+                              "a name and ganzoo.Network(side, module)")
     for name, value in state.items():
         if not (isinstance(value, torch.Tensor) and name.isidentifier()):
             raise PluginError(f"{culprit} declared state {name!r} as a "

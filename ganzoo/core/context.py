@@ -11,9 +11,63 @@ import torch
 from torch import Tensor
 
 from .errors import ConfigError
-from .interfaces import Discriminator, DOutput, Generator, Lazy, as_output
 
 PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass
+class DOutput:
+    """What a discriminator may return besides its real/fake logit, for an objective to read.
+
+    A discriminator returns either the logits (N,) alone or a DOutput; the engine treats the
+    first as ``DOutput(logits)``. Every field given has N rows.
+    """
+
+    logits: Tensor  # (N,) raw real/fake logits
+    class_logits: Tensor | None = None  # (N, K) class scores (ACGAN, semi-supervised GANs)
+    features: Tensor | None = None  # (N, F) an embedding (feature matching, pull-away)
+
+    def fields(self) -> dict[str, Tensor]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+    def float(self) -> DOutput:
+        """Every field as float32 (as losses are computed)."""
+        return DOutput(**{k: v.float() for k, v in self.fields().items()})
+
+    def split(self, n: int) -> tuple[DOutput, DOutput]:
+        """The first ``n`` rows and the rest (D's output on real and fake in one pass)."""
+        parts = {k: v.split([n, v.shape[0] - n]) for k, v in self.fields().items()}
+        return (DOutput(**{k: v[0] for k, v in parts.items()}),
+                DOutput(**{k: v[1] for k, v in parts.items()}))
+
+
+def as_output(out: Tensor | DOutput) -> DOutput:
+    """A discriminator's return value as a :class:`DOutput`."""
+    return out if isinstance(out, DOutput) else DOutput(out)
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A term of an objective's loss that runs only every ``every`` updates of ``update``
+    ("d" or "g"): lazy regularisation (Mescheder et al. 2018; StyleGAN2 computes R1 every
+    16 D updates and weights it by 16). The loss asks ``ctx.due(name)``; the engine knows in
+    advance which steps have a term due, so a CUDA graph replays only the steps without one
+    and a step with one runs eagerly."""
+
+    update: str
+    every: int
+
+    def __post_init__(self) -> None:
+        if self.update not in ("d", "g"):
+            raise ValueError(f"a lazy term's update is 'd' or 'g', got {self.update!r}")
+        if not (isinstance(self.every, int) and self.every >= 1):
+            raise ValueError(f"a lazy term runs every N >= 1 updates, got {self.every!r}")
+
+    def due(self, index: int) -> bool:
+        """Whether the term runs in the update with this index (0-based, of its kind)."""
+        return index % self.every == 0
+
+
 
 
 class Networks(Mapping):
@@ -65,12 +119,11 @@ class Batch:
 
 @dataclass(frozen=True)
 class Models:
-    """What an update runs: G, D and ``call_d`` (what D's first pass in a D update goes
-    through: D, or its DDP wrapper), what D sees every image through (an augment, or None)
-    and the precision of the forward passes."""
+    """What an update's losses run: D and ``call_d`` (what D's first pass in a D update
+    goes through: D, or its DDP wrapper), what D sees every image through (an augment, or
+    None) and the precision of the forward passes."""
 
-    generator: Generator
-    discriminator: Discriminator
+    discriminator: torch.nn.Module
     call_d: Callable
     augment: Callable[[Tensor], Tensor] | None = None
     precision: str = "fp32"
@@ -87,21 +140,26 @@ class Updates:
 
 
 class StepContext:
-    """The update an objective computes a loss for (``update`` is "d" or "g").
+    """What an objective's loss reads in one update (``ganzoo.StepContext``). Its fields:
 
-    ``real`` (this update's real images), ``labels`` (theirs; the labels a conditional G
-    was given), ``noise`` and ``fake`` (G's images; detached in a D update) are tensors;
-    ``real_out`` and ``fake_out`` are D's :class:`~ganzoo.DOutput` on them, computed on first
-    use and at most once (in a D update both in one pass unless D is batch-dependent);
-    ``d(x)`` is D's output for any images, differentiable in ``x``, outside autocast. With
-    an ``augment``, D sees every image through it (``real`` and ``fake`` stay as they were).
-    ``nets`` and ``state`` are the objective's networks and persistent tensors;
-    ``g_updates`` and ``d_updates`` count the G and D updates before this one (Python
-    numbers: a CUDA graph replays one captured step, so branch on them only through
-    ``due``, which the engine plans for); ``due(name)`` says whether the lazy term ``name``
-    runs in this update; ``generator`` and ``discriminator`` are the bare models, for the
-    hooks after an update. ``outputs`` gives D's outputs already computed (a population's
-    hook after an update reads those its loss saw).
+    - ``update``: "d" or "g", the update this loss is for.
+    - ``real``, ``labels``: this update's real images and their labels (None for an
+      unlabelled dataset); a conditional G was given the same labels.
+    - ``noise``, ``fake``: G's input and its images (detached in a D update).
+    - ``real_out``, ``fake_out``: D's :class:`~ganzoo.DOutput` on them, computed on first
+      use and at most once (in a D update both in one pass unless D is batch-dependent).
+      With an augment, D sees every image through it (``real`` and ``fake`` stay as they
+      were).
+    - ``d(x)``: D's output for any images, differentiable in ``x``, outside autocast (for
+      penalties).
+    - ``nets``: the objective's networks by name; ``state``: its persistent tensors.
+    - ``g_updates``, ``d_updates``: the G and D updates done before this one. Python
+      numbers: a CUDA graph replays one captured step, so branch on them only through
+      ``due``, which the engine plans for.
+    - ``due(name)``: whether the objective's lazy term ``name`` runs in this update.
+    - ``discriminator``: the bare D, for ``after_d_update`` (WGAN's clipping).
+    - ``computed()``: D's outputs computed so far (the engine's: a population's hook after
+      an update is given those its loss saw, as ``outputs``).
     """
 
     def __init__(self, update: str, batch: Batch, models: Models, *,
@@ -110,7 +168,7 @@ class StepContext:
                  outputs: tuple[DOutput | None, DOutput | None] = (None, None)) -> None:
         self.update, self.real, self.labels = update, batch.real, batch.labels
         self.noise, self.fake = batch.noise, batch.fake
-        self.generator, self.discriminator = models.generator, models.discriminator
+        self.discriminator = models.discriminator
         self.nets, self.state = nets or {}, state or {}
         self.g_updates, self.d_updates, self._lazy = updates.g, updates.d, updates.lazy
         self._D, self._call_d, self._precision = (models.discriminator, models.call_d,

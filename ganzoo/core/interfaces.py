@@ -10,13 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-if TYPE_CHECKING:  # the context imports these contracts
-    from .context import StepContext
+from .context import Lazy, StepContext
 
 Shape = tuple[int, int, int]
 
@@ -62,41 +61,9 @@ class Generator(nn.Module, abc.ABC):
         return self(noise, labels)
 
 
-@dataclass
-class DOutput:
-    """What a discriminator may return besides its real/fake logit, for an objective to read.
-
-    A discriminator returns either the logits (N,) alone or a DOutput; the engine treats the
-    first as ``DOutput(logits)``. Every field given has N rows.
-    """
-
-    logits: Tensor  # (N,) raw real/fake logits
-    class_logits: Tensor | None = None  # (N, K) class scores (ACGAN, semi-supervised GANs)
-    features: Tensor | None = None  # (N, F) an embedding (feature matching, pull-away)
-    reconstruction: Tensor | None = None  # (N, C, H, W) an autoencoder D's output
-
-    def fields(self) -> dict[str, Tensor]:
-        return {k: v for k, v in vars(self).items() if v is not None}
-
-    def float(self) -> DOutput:
-        """Every field as float32 (as losses are computed)."""
-        return DOutput(**{k: v.float() for k, v in self.fields().items()})
-
-    def split(self, n: int) -> tuple[DOutput, DOutput]:
-        """The first ``n`` rows and the rest (D's output on real and fake in one pass)."""
-        parts = {k: v.split([n, v.shape[0] - n]) for k, v in self.fields().items()}
-        return (DOutput(**{k: v[0] for k, v in parts.items()}),
-                DOutput(**{k: v[1] for k, v in parts.items()}))
-
-
-def as_output(out: Tensor | DOutput) -> DOutput:
-    """A discriminator's return value as a :class:`DOutput`."""
-    return out if isinstance(out, DOutput) else DOutput(out)
-
-
 class Discriminator(nn.Module, abc.ABC):
     """Maps images (N, *in_shape) to raw logits shaped (N,) -- no sigmoid inside -- or to a
-    :class:`DOutput` holding them and more (class logits, features, a reconstruction).
+    :class:`DOutput` holding them and more (class logits, features).
 
     A class-conditional discriminator has ``num_classes > 0`` and is called ``D(x, labels)``;
     one that predicts classes from the image alone (ACGAN's) sets ``class_outputs`` to
@@ -143,25 +110,18 @@ class GANLoss(abc.ABC):
 
 
 @dataclass(frozen=True)
-class Lazy:
-    """A term of an objective's loss that runs only every ``every`` updates of ``update``
-    ("d" or "g"): lazy regularisation (Mescheder et al. 2018; StyleGAN2 computes R1 every
-    16 D updates and weights it by 16). The loss asks ``ctx.due(name)``; the engine knows in
-    advance which steps have a term due, so a CUDA graph replays only the steps without one
-    and a step with one runs eagerly."""
+class Network:
+    """One of an objective's own networks (InfoGAN's Q head, an encoder): ``module`` trains
+    with the optimiser of ``side`` -- "d" (D's; frozen with D in G's update) or "g" (G's)."""
 
-    update: str
-    every: int
+    side: str
+    module: nn.Module
 
     def __post_init__(self) -> None:
-        if self.update not in ("d", "g"):
-            raise ValueError(f"a lazy term's update is 'd' or 'g', got {self.update!r}")
-        if not (isinstance(self.every, int) and self.every >= 1):
-            raise ValueError(f"a lazy term runs every N >= 1 updates, got {self.every!r}")
-
-    def due(self, index: int) -> bool:
-        """Whether the term runs in the update with this index (0-based, of its kind)."""
-        return index % self.every == 0
+        if self.side not in ("d", "g"):
+            raise ValueError(f"a network's side is 'd' or 'g', got {self.side!r}")
+        if not isinstance(self.module, nn.Module):
+            raise TypeError(f"a network is an nn.Module, got {type(self.module).__name__}")
 
 
 class Objective(abc.ABC):
@@ -179,6 +139,11 @@ class Objective(abc.ABC):
     does the rest: autocast, zero_grad / backward / step, fused optimisers, checkpoints,
     CUDA graphs, DDP. A loss must not read tensors back to the host.
 
+    A population runs the losses and hooks of K members at once under ``torch.func.vmap``:
+    the numbers a sweep may vary are plain number attributes set in ``__init__``, and no
+    loss changes a parameter in place; where vmap cannot run the step, the members train in
+    turn, said in one line (``docs/plugins.md``).
+
     :class:`GANLoss` is the easy form, adapted onto this one.
     """
 
@@ -194,12 +159,11 @@ class Objective(abc.ABC):
         """The generator's loss for one G update (D's weights are frozen in it)."""
 
     def networks(self, generator: Generator,
-                 discriminator: Discriminator) -> dict[str, tuple[str, nn.Module]]:
+                 discriminator: Discriminator) -> dict[str, Network]:
         """The objective's own networks (InfoGAN's Q head, an encoder), built once before
-        training, on the CPU, from the models: ``{name: (side, module)}``. Side "d": the
-        parameters join D's optimiser and are frozen with D in G's update; side "g": they
-        join G's. The engine moves, checkpoints and DDP-wraps them; a loss calls
-        ``ctx.nets[name](...)``."""
+        training, on the CPU, from the models: ``{name: Network(side, module)}``. The
+        engine moves, checkpoints, DDP-wraps and (in a population) stacks them; a loss
+        calls ``ctx.nets[name](...)``."""
         return {}
 
     def initial_state(self, generator: Generator,
@@ -216,9 +180,6 @@ class Objective(abc.ABC):
         """Runs after each D optimiser step (e.g. WGAN's weight clipping, BEGAN's k), with
         the update's context; ``ctx.discriminator`` is D, ``ctx.real_out`` and
         ``ctx.fake_out`` still hold D's outputs from before the step."""
-
-    def after_g_update(self, ctx: StepContext) -> None:  # noqa: B027 - optional
-        """Runs after each G optimiser step; ``ctx.generator`` is G."""
 
 
 class LossObjective(Objective):

@@ -26,9 +26,9 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from ..core.build import Components
-from ..core.context import Batch, Models, StepContext, Updates
+from ..core.context import Batch, DOutput, Models, StepContext, Updates
 from ..core.errors import ConfigError
-from ..core.interfaces import ComponentRef, DOutput, Objective, Preset
+from ..core.interfaces import ComponentRef, Network, Objective, Preset
 from .rng import MemberRNG
 from .step import TrainStep, optimizer_over
 
@@ -211,8 +211,9 @@ class PopulationStep(TrainStep):
         stacked = dataclasses.replace(
             first, generator=StackedModule([m.generator for m in members]),
             discriminator=StackedModule([m.discriminator for m in members]),
-            networks={name: (side, StackedModule([m.networks[name][1] for m in members]))
-                      for name, (side, _) in first.networks.items()},
+            networks={name: Network(net.side, StackedModule([m.networks[name].module
+                                                             for m in members]))
+                      for name, net in first.networks.items()},
             state={name: torch.stack([m.state[name] for m in members]) for name in first.state})
         self._hypers = [_hyper(p.train) for p in presets]  # each member's (lr_g, lr_d, betas)
         super().__init__(stacked, presets[0], capturable=capturable)
@@ -267,8 +268,7 @@ class PopulationStep(TrainStep):
               ) -> tuple[Tensor, Callable[[], None]]:
         """Every member's loss ``[K]``, and the objective's hook after the update run per
         member too, reading D's outputs from before the update as the single step's does."""
-        nets = {"generator": self.generator, "discriminator": self.discriminator,
-                **self.networks}
+        nets = {"discriminator": self.discriminator, **self.networks}  # G ran already
         member = _MemberUpdate(self, update, nets, counts)
         fields = (batch.real, batch.labels, batch.noise, batch.fake)
         dims = (0, 0, 0, *(None if t is None else 0 for t in fields))
@@ -302,17 +302,17 @@ class _MemberUpdate:
                  counts: Updates) -> None:
         self.step, self.update, self.nets, self.counts = step, update, nets, counts
         objective = step.objective
-        self.hook = objective.after_d_update if update == "d" else objective.after_g_update
-        self.hooked = getattr(self.hook, "__func__", None) not in (Objective.after_d_update,
-                                                                   Objective.after_g_update)
+        self.hook = objective.after_d_update  # only D's update has a hook after it
+        self.hooked = update == "d" and getattr(self.hook, "__func__", None) is not \
+            Objective.after_d_update
 
     def context(self, tensors, state, real, labels, noise, fake, outputs=(None, None)
                 ) -> StepContext:
         step = self.step
         bound = {name: self.nets[name].bound(t) for name, t in tensors.items()}
-        G, D = bound.pop("generator"), bound.pop("discriminator")
+        D = bound.pop("discriminator")
         return StepContext(self.update, Batch(real, labels, noise, fake),
-                           Models(G, D, D, step.augment, step.precision), nets=bound,
+                           Models(D, D, step.augment, step.precision), nets=bound,
                            state=state, updates=self.counts, outputs=outputs)
 
     def loss(self, numbers, *args):

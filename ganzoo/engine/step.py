@@ -58,8 +58,8 @@ class TrainStep:
         self.ema_decay = settings.ema
         self.ema = copy.deepcopy(self.generator).requires_grad_(False) if settings.ema else None
         self.augment = parts.augment
-        self.networks = {name: module for name, (_, module) in parts.networks.items()}
-        self.sides = {name: side for name, (side, _) in parts.networks.items()}
+        self.networks = {name: net.module for name, net in parts.networks.items()}
+        self.sides = {name: net.side for name, net in parts.networks.items()}
         self.state = dict(parts.state)
         self.schedules = dict(parts.schedules)  # "g", "d": the learning-rate schedules named
         self.per_step = any(s.unit == "step" for s in self.schedules.values())
@@ -85,7 +85,7 @@ class TrainStep:
         self.call_g, self.call_d = wrap(self.generator), wrap(self.discriminator)
         self.call_nets = {name: wrap(module) for name, module in self.networks.items()}
         self.ranks = ranks  # > 1 averages the objective's float state over the ranks
-        self._models = Models(self.generator, self.discriminator, self.call_d, self.augment,
+        self._models = Models(self.discriminator, self.call_d, self.augment,
                               self.precision)
 
     def optimizer(self, side: str) -> torch.optim.Optimizer:
@@ -210,7 +210,7 @@ class TrainStep:
         objective = self.objective
         if update == "d":
             return objective.d_loss(ctx), lambda: objective.after_d_update(ctx)
-        return objective.g_loss(ctx), lambda: objective.after_g_update(ctx)
+        return objective.g_loss(ctx), _nothing
 
     def _after_step(self) -> None:
         """After both updates: the EMA, and the state averaged over the ranks."""
@@ -239,6 +239,10 @@ def optimizer_over(ref: ComponentRef | None, params: list, lr: float, betas: tup
     if ref is None:
         return adam(params, lr, betas, capturable)
     return build_optimizer(ref, params, lr=lr, betas=betas, capturable=capturable)
+
+
+def _nothing() -> None:
+    """What follows G's update (the objective's hooks follow D's)."""
 
 
 class CudaGraphStep:

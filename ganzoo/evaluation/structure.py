@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 
 from ..core.build import build_component
+from ..core.context import as_output
 from ..core.errors import CheckpointError
-from ..core.interfaces import Dataset, Generator, as_output
+from ..core.interfaces import Dataset, Generator
 from ..engine import checkpoint
 from ..engine.batches import to_unit_range
 from ..engine.rundir import find_checkpoint

@@ -189,7 +189,7 @@ class AutoencoderDiscriminator(Discriminator):
     """An autoencoder as D (EBGAN, BEGAN): x -> [Conv(4, stride 2) + LReLU]... -> Linear ->
     an embedding of ``embed_dim`` -> Linear -> [ConvT(4, stride 2)]... -> tanh. Its energy
     is the per-image mean squared ("l2", EBGAN) or absolute ("l1", BEGAN) reconstruction
-    error; it returns DOutput(logits=-energy, features=embedding, reconstruction)."""
+    error; it returns DOutput(logits=-energy, features=embedding)."""
 
     def __init__(self, in_shape: Sequence[int] = (1, 28, 28), base: int = 64,
                  embed_dim: int = 32, energy: str = "l2", slope: float = 0.2) -> None:
@@ -217,7 +217,7 @@ class AutoencoderDiscriminator(Discriminator):
         embedding = self.encode(x)
         rebuilt = self.decode(self.project(embedding).view(x.shape[0], *self.start))
         error = (rebuilt - x).abs() if self.energy == "l1" else (rebuilt - x).square()
-        return DOutput(-error.flatten(1).mean(1), features=embedding, reconstruction=rebuilt)
+        return DOutput(-error.flatten(1).mean(1), features=embedding)
 
 
 class ConditionalMLPGenerator(Generator):

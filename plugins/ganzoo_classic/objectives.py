@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from ganzoo import (
     UNLABELED,
+    Network,
     Objective,
     as_output,
     non_saturating_d,
@@ -108,7 +109,7 @@ class InfoGAN(Objective):
         self.cat_weight, self.cont_weight, self.hidden = (float(cat_weight),
                                                           float(cont_weight), int(hidden))
 
-    def networks(self, generator, discriminator) -> dict[str, tuple[str, nn.Module]]:
+    def networks(self, generator, discriminator) -> dict[str, Network]:
         if not hasattr(generator, "categorical"):
             raise ValueError("InfoGAN needs a generator with latent codes (generator "
                              "'infogan')")
@@ -124,7 +125,7 @@ class InfoGAN(Objective):
         q = nn.Sequential(nn.Linear(out.features.shape[1], self.hidden),
                           nn.BatchNorm1d(self.hidden), nn.LeakyReLU(0.2),
                           nn.Linear(self.hidden, self.categorical + self.continuous))
-        return {"q": ("d", q)}
+        return {"q": Network("d", q)}
 
     def information_loss(self, q: Tensor, codes: Tensor) -> Tensor:
         """-L_I (up to constants) for Q's outputs ``q`` and the codes G was given."""

@@ -63,7 +63,7 @@ class LazyHead(ganzoo.Objective):
         self.lazy = {"penalty": ganzoo.Lazy("d", every)}
 
     def networks(self, generator, discriminator):
-        return {"head": ("d", nn.Linear(SIDE * SIDE, 1))}
+        return {"head": ganzoo.Network("d", nn.Linear(SIDE * SIDE, 1))}
 
     def initial_state(self, generator, discriminator):
         return {"anchor": torch.zeros(()), "lazy_runs": torch.zeros(())}
