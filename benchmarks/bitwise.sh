@@ -6,8 +6,8 @@
 #
 #   bash benchmarks/bitwise.sh [REV]        (run inside the repository's virtual environment)
 #
-# A population's `rng.cpu` (torch's global generator, unused by its members and unseeded in a
-# fresh process) is left out of the comparison.
+# A population's `rng.cpu` (torch's global generator, which its members' noise and batches do
+# not use; unseeded in a fresh process before 2026-12-06) is left out of the comparison.
 set -euo pipefail
 rev=${1:-HEAD}
 repo=$(git rev-parse --show-toplevel)
@@ -15,6 +15,7 @@ work=$(mktemp -d)
 git -C "$repo" worktree add -q --detach "$work/old" "$rev"
 trap 'git -C "$repo" worktree remove --force "$work/old"; rm -rf "$work"' EXIT
 cd "$work"
+mkdir old-registry && ln -s "$work/old/registry" old-registry/ganzoo_registry  # REV's catalogue
 python -c "import sys; sys.path.insert(0, '$repo/tests'); from pathlib import Path; \
 from helpers import make_mnist_root; make_mnist_root(Path('data')); \
 make_mnist_root(Path('data'), folder='FashionMNIST')"
@@ -22,7 +23,7 @@ make_mnist_root(Path('data'), folder='FashionMNIST')"
 train() {  # side, output directory, ganzoo train arguments...
   local side=$1 out=$2; shift 2
   local path=""
-  [ "$side" = old ] && path="$work/old/plugins:$work/old"
+  [ "$side" = old ] && path="$work/old-registry:$work/old/plugins:$work/old"
   PYTHONPATH=$path python -m ganzoo train "$@" --out "$side/$out" --quiet > /dev/null
 }
 
