@@ -40,11 +40,25 @@ done
 python - <<'EOF'
 from pathlib import Path
 
+from safetensors import safe_open
 from safetensors.torch import load_file
 
+
+def position(side: str, path: Path) -> tuple:
+    """Where a file stands in its run: checkpoints by the epochs and steps they hold (their
+    names changed on 2026-12-06), other files by name."""
+    where = path.relative_to(side)
+    if path.parent.name != "checkpoints":
+        return (str(where),)
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+    return (str(where.parent), int(meta["epoch"]), int(meta["step"]))
+
+
 files = differ = 0
+news = {position("new", p): p for p in Path("new").rglob("*.safetensors")}
 for old in sorted(Path("old").rglob("*.safetensors")):
-    new = Path("new") / old.relative_to("old")
+    new = news[position("old", old)]
     a, b = load_file(old), load_file(new)
     population = "population" in str(old)
     keys = {k for k in a.keys() | b.keys() if not (population and k == "rng.cpu")}

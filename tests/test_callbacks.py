@@ -36,8 +36,8 @@ def test_every_moment_in_order_with_the_epoch_record(mnist_root, tmp_path):
     losses = [round(r["loss_d"], 6) for r in run.history]
     assert recorder.seen == [
         ("start", "vanilla-mnist", 0),
-        ("epoch", 0, losses[0], 1), ("saved", "epoch-0001.safetensors"),
-        ("epoch", 1, losses[1], 2), ("saved", "epoch-0002.safetensors"),
+        ("epoch", 0, losses[0], 1), ("saved", "epoch-0000.safetensors"),
+        ("epoch", 1, losses[1], 2), ("saved", "epoch-0001.safetensors"),
         ("end", True),
     ]
     # the built-in callbacks ran too
@@ -64,8 +64,8 @@ def test_a_failing_callback_is_named_and_the_run_resumes(mnist_root, tmp_path):
                      callbacks=[FailAt(1)], **TINY)
     message = caught.value.message
     assert "callback fail-at failed in on_epoch_end of epoch 1: RuntimeError: disk quota" in message
-    assert "epoch-0001.safetensors, is intact" in message and "--resume" in message
-    saved = out / "checkpoints" / "epoch-0001.safetensors"
+    assert "epoch-0000.safetensors, is intact" in message and "--resume" in message
+    saved = out / "checkpoints" / "epoch-0000.safetensors"
     assert [p.name for p in ganzoo.load(out).checkpoints] == [saved.name]
     before = load_file(saved)
     run = ganzoo.train("vanilla-mnist", resume=out, data_dir=mnist_root, quiet=True, epochs=3)

@@ -67,15 +67,15 @@ def test_two_ranks_stay_identical_write_once_and_resume_in_one_process(tmp_path)
     rows = (out / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == 2 and '"steps": 4' in rows[0]  # 128 images / (2 ranks x 16)
     names = sorted(p.name for p in (out / "checkpoints").iterdir())
-    assert names == ["epoch-0001.safetensors", "epoch-0002.safetensors"]
-    saved = tensors(out / "checkpoints" / "epoch-0002.safetensors", "generator.")
+    assert names == ["epoch-0000.safetensors", "epoch-0001.safetensors"]
+    saved = tensors(out / "checkpoints" / "epoch-0001.safetensors", "generator.")
     assert saved.keys() == {k for k in rank0 if k.startswith("generator.")}
     assert all(torch.equal(saved[k], rank0[k]) for k in saved)
     # a DDP run's checkpoint resumes in a single process
     result = run_cli("train", "vanilla-mnist", "--resume", out, "--epochs", "3",
                      "--data-dir", data, "--quiet")
     assert result.exit_code == 0, result.output
-    assert (out / "checkpoints" / "epoch-0003.safetensors").is_file()
+    assert (out / "checkpoints" / "epoch-0002.safetensors").is_file()
 
 
 def test_a_single_process_run_resumes_on_two_ranks(tmp_path):
@@ -85,7 +85,7 @@ def test_a_single_process_run_resumes_on_two_ranks(tmp_path):
                      "--batch-size", str(BATCH), "--quiet")
     assert result.exit_code == 0, result.output
     run_ranks(2, data, out, {"batch_size": BATCH, "epochs": 2}, tmp_path, resume=out)
-    ckpt = out / "checkpoints" / "epoch-0002.safetensors"
+    ckpt = out / "checkpoints" / "epoch-0001.safetensors"
     with safe_open(str(ckpt), framework="pt") as f:
         assert f.metadata()["world_size"] == "2"
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
@@ -101,8 +101,8 @@ def test_two_ranks_take_the_step_of_one_process_with_the_global_batch(tmp_path):
                      "--epochs", "1", "--batch-size", str(2 * BATCH), "--set", "hflip=false",
                      "--quiet")
     assert result.exit_code == 0, result.output
-    ddp = tensors(tmp_path / "ddp" / "checkpoints" / "epoch-0001.safetensors")
-    one = tensors(tmp_path / "one" / "checkpoints" / "epoch-0001.safetensors")
+    ddp = tensors(tmp_path / "ddp" / "checkpoints" / "epoch-0000.safetensors")
+    one = tensors(tmp_path / "one" / "checkpoints" / "epoch-0000.safetensors")
     moments = [k for k in one if k.endswith(".exp_avg")]
     assert len(moments) == 12  # 6 tensors in each model
     for key in moments:
@@ -132,8 +132,8 @@ def test_an_objective_network_and_state_train_in_ddp(tmp_path):
                      "--epochs", "1", "--batch-size", str(2 * BATCH), "--set", "generator=mlp",
                      "--set", "generator.z_dim=64", "--quiet")
     assert result.exit_code == 0, result.output
-    ddp = tensors(tmp_path / "ddp" / "checkpoints" / "epoch-0001.safetensors")
-    one = tensors(tmp_path / "one" / "checkpoints" / "epoch-0001.safetensors")
+    ddp = tensors(tmp_path / "ddp" / "checkpoints" / "epoch-0000.safetensors")
+    one = tensors(tmp_path / "one" / "checkpoints" / "epoch-0000.safetensors")
     assert one["objective_state.k"] > 0
     torch.testing.assert_close(ddp["objective_state.k"], one["objective_state.k"], rtol=1e-4,
                                atol=1e-9)

@@ -80,7 +80,7 @@ def snapshot(folder):
 
 def test_truncated_checkpoint(trained_run, mnist_root, tmp_path):
     bad = tmp_path / "bad.safetensors"
-    good = trained_run / "checkpoints" / "epoch-0001.safetensors"
+    good = trained_run / "checkpoints" / "epoch-0000.safetensors"
     bad.write_bytes(good.read_bytes()[:1000])
     assert_clean_error(run_cli("sample", bad), "is not a readable safetensors file")
     before = snapshot(trained_run)

@@ -112,7 +112,7 @@ def good_checkpoint(tmp_path_factory):
     result = run_cli("train", "vanilla-mnist", "--data-dir", data, "--epochs", 1, "-q",
                      "--out", root / "run")
     assert result.exit_code == 0, result.output
-    return root / "run" / "checkpoints" / "epoch-0001.safetensors"
+    return root / "run" / "checkpoints" / "epoch-0000.safetensors"
 
 
 def load_and_restore(path):

@@ -50,8 +50,8 @@ def test_checkpoint_names_sort_by_position(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     for name in names:
         (tmp_path / "checkpoints" / name).touch()
-    assert [p.name for p in checkpoints_in(tmp_path)] == [
-        "epoch-0002.safetensors", "epoch-0002-step-000500.safetensors",
+    assert [p.name for p in checkpoints_in(tmp_path)] == [  # 500 steps into epoch 2, its end
+        "epoch-0002-step-000500.safetensors", "epoch-0002.safetensors",
         "epoch-0009-step-000001.safetensors", "epoch-0010.safetensors"]
 
 
@@ -65,8 +65,8 @@ def test_resuming_inside_an_epoch_is_bitwise_exact(tmp_path, mnist_root):
     resumed = run_cli("train", "vanilla-mnist", "--data-dir", mnist_root, "-q",
                       "--resume", middle, "--out", tmp_path / "resumed")
     assert resumed.exit_code == 0, resumed.output
-    a = checkpoint.load(tmp_path / "straight" / "checkpoints" / "epoch-0002.safetensors")
-    b = checkpoint.load(tmp_path / "resumed" / "checkpoints" / "epoch-0002.safetensors")
+    a = checkpoint.load(tmp_path / "straight" / "checkpoints" / "epoch-0001.safetensors")
+    b = checkpoint.load(tmp_path / "resumed" / "checkpoints" / "epoch-0001.safetensors")
     assert a.tensors.keys() == b.tensors.keys()
     for key in a.tensors:
         assert torch.equal(a.tensors[key], b.tensors[key]), key
@@ -159,7 +159,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous(tmp_path, mnist_root, monk
     args = ("train", "vanilla-mnist", "--data-dir", mnist_root, "--batch-size", 64, "-q",
             "--out", tmp_path / "run")
     assert run_cli(*args, "--epochs", 1).exit_code == 0
-    good = (tmp_path / "run" / "checkpoints" / "epoch-0001.safetensors").read_bytes()
+    good = (tmp_path / "run" / "checkpoints" / "epoch-0000.safetensors").read_bytes()
     real_write = fileio.atomic_write_bytes
 
     def disk_full(path, data):
@@ -172,15 +172,15 @@ def test_a_failed_checkpoint_write_keeps_the_previous(tmp_path, mnist_root, monk
                      mnist_root, "--epochs", 3, "-q", "--on-save-error", policy)
     assert "Traceback" not in result.output
     assert "No space left on device" in result.output
-    assert "epoch-0001.safetensors, is intact" in result.output
+    assert "epoch-0000.safetensors, is intact" in result.output
     if policy == "stop":
         assert result.exit_code == 2
         assert checkpoint.load(tmp_path / "run" / "generator.safetensors").epoch == 1
     else:  # both failed writes warned about, training finished, the export written
         assert result.exit_code == 0 and result.output.count("training on") == 2
         assert checkpoint.load(tmp_path / "run" / "generator.safetensors").epoch == 3
-    assert [p.name for p in checkpoints_in(tmp_path / "run")] == ["epoch-0001.safetensors"]
-    assert (tmp_path / "run" / "checkpoints" / "epoch-0001.safetensors").read_bytes() == good
+    assert [p.name for p in checkpoints_in(tmp_path / "run")] == ["epoch-0000.safetensors"]
+    assert (tmp_path / "run" / "checkpoints" / "epoch-0000.safetensors").read_bytes() == good
 
 
 class NaNAfter(ganzoo.GANLoss):
@@ -247,7 +247,7 @@ def test_rollback_on_nan_reloads_the_last_good_checkpoint_with_half_the_lr(
                          tmp_path / "run", "--epochs", 3, "-q", "--on-nan", "rollback",
                          "--set", f"loss={loss}", "--set", "loss.calls=5")
     assert "Traceback" not in result.output, result.output
-    assert "Rolled back to" in result.output and "epoch-0001.safetensors" in result.output
+    assert "Rolled back to" in result.output and "epoch-0000.safetensors" in result.output
     if finishes:  # one roll-back, then training goes on to the end with lr 3e-4 / 2
         assert result.exit_code == 0, result.output
         assert result.output.count("Rolled back") == 1

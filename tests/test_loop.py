@@ -88,8 +88,8 @@ def test_the_presets_callbacks_are_built_per_run_and_see_every_moment(trained):
         seen = [entry[1:] for entry in log if entry[0] == instance]
         root = seen[0][0]
         assert seen == [(root, "start"),
-                        (root, "epoch", 0), (root, "saved", "epoch-0001.safetensors"),
-                        (root, "epoch", 1), (root, "saved", "epoch-0002.safetensors"),
+                        (root, "epoch", 0), (root, "saved", "epoch-0000.safetensors"),
+                        (root, "epoch", 1), (root, "saved", "epoch-0001.safetensors"),
                         (root, "end")]
     assert sorted(entry[1] for entry in log if entry[2] == "start") == sorted(
         run.root.name for run in runs)
@@ -113,7 +113,7 @@ def test_checkpoint_every_saves_inside_epochs(trained):
     inside = [f"epoch-{e:04d}-step-{s:06d}.safetensors" for e in range(EPOCHS)
               for s in (5, 10, 15)]
     assert set(inside) <= set(names)
-    assert {"epoch-0001.safetensors", "epoch-0002.safetensors"} <= set(names)
+    assert {"epoch-0000.safetensors", "epoch-0001.safetensors"} <= set(names)
 
 
 def test_each_run_has_its_own_tensorboard_events_with_every_epoch(trained):
@@ -162,7 +162,7 @@ def test_sigint_saves_and_the_hint_names_every_flag_needed(mode, data, tmp_path)
         train(mode, out=out, data_dir=data, device="cpu", checkpoint_every=0, eval_every=0,
               callbacks=["recorder", InterruptAfterFirstEpoch()])
     assert caught.value.exit_code == 130
-    assert (f"SIGINT: stopped after saving {out / 'checkpoints' / 'epoch-0001.safetensors'}. "
+    assert (f"SIGINT: stopped after saving {out / 'checkpoints' / 'epoch-0000.safetensors'}. "
             f"Resume with: ganzoo train {PRESET} --resume {out} --data-dir {data} "
             "--device cpu") in caught.value.message
     resumed = train(mode, resume=out, data_dir=data, device="cpu", checkpoint_every=0,
@@ -178,7 +178,7 @@ def test_a_failed_checkpoint_write_stops_or_trains_on_as_asked(mode, policy, dat
     real_write = fileio.atomic_write_bytes
 
     def disk_full(path, payload):
-        if path.name == "epoch-0001.safetensors":
+        if path.name == "epoch-0000.safetensors":
             raise OSError(28, "No space left on device")
         real_write(path, payload)
 
@@ -191,5 +191,5 @@ def test_a_failed_checkpoint_write_stops_or_trains_on_as_asked(mode, policy, dat
         assert not checkpoints_in(tmp_path / "run")
         return
     result = train(mode, **args)
-    assert [p.name for p in checkpoints_in(result.root)] == ["epoch-0002.safetensors"]
+    assert [p.name for p in checkpoints_in(result.root)] == ["epoch-0001.safetensors"]
     assert all(len(run.history) == EPOCHS for run in runs_of(result))

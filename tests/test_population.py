@@ -155,7 +155,7 @@ def test_sigkill_mid_run_then_resume_continues_every_member(tmp_path, mnist_root
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 120
-    while not (run / "checkpoints" / "epoch-0002.safetensors").exists():
+    while not (run / "checkpoints" / "epoch-0001.safetensors").exists():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.01)

@@ -48,7 +48,7 @@ def test_training_writes_the_page_and_it_holds_every_section(runs):
     assert len(grids) == 4  # real, epochs 0-2
     assert all(im.size[0] > 100 for im in grids)  # PNGs that decode
     assert page.count("<svg") >= 4  # losses, FID, classifier score, throughput
-    assert "epoch-0003.safetensors" in page
+    assert "epoch-0002.safetensors" in page
     env = json.loads((runs[0].root / "environment.json").read_text())  # at train time
     assert len(env) == 1 and env[0]["device"].startswith("cpu")
     assert f"<td>{env[0]['torch']}</td>" in page and f"<td>{env[0]['started']}</td>" in page

@@ -24,7 +24,7 @@ def test_run_directory_holds_everything(mnist_root, tmp_path):
     train(mnist_root, run, "--epochs", "2")
     for name in ("config.json", "metrics.jsonl", "loss.png", "generator.safetensors",
                  "samples/real.png", "samples/epoch-0000.png", "samples/epoch-0001.png",
-                 "checkpoints/epoch-0001.safetensors", "checkpoints/epoch-0002.safetensors"):
+                 "checkpoints/epoch-0000.safetensors", "checkpoints/epoch-0001.safetensors"):
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
     assert config["name"] == "vanilla-mnist" and config["train"]["batch_size"] == 32
@@ -35,7 +35,7 @@ def test_run_directory_holds_everything(mnist_root, tmp_path):
 
 def test_checkpoint_opens_with_plain_safetensors(mnist_root, tmp_path):
     train(mnist_root, tmp_path / "run", "--epochs", "1")
-    path = tmp_path / "run" / "checkpoints" / "epoch-0001.safetensors"
+    path = tmp_path / "run" / "checkpoints" / "epoch-0000.safetensors"
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         keys = set(f.keys())
@@ -54,8 +54,8 @@ def test_resume_is_bitwise_exact(mnist_root, tmp_path):
     result = run_cli("train", "vanilla-mnist", "--resume", tmp_path / "split", "--epochs", "2",
                      "--data-dir", mnist_root, "--quiet")
     assert result.exit_code == 0, result.output
-    a = tensors(tmp_path / "straight" / "checkpoints" / "epoch-0002.safetensors")
-    b = tensors(tmp_path / "split" / "checkpoints" / "epoch-0002.safetensors")
+    a = tensors(tmp_path / "straight" / "checkpoints" / "epoch-0001.safetensors")
+    b = tensors(tmp_path / "split" / "checkpoints" / "epoch-0001.safetensors")
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
@@ -68,7 +68,7 @@ def test_sample_from_run_and_from_checkpoint(mnist_root, tmp_path):
     result = run_cli("sample", tmp_path / "run", "-n", "16", "-o", tmp_path / "g.png")
     assert result.exit_code == 0, result.output
     assert "wrote 16 samples" in result.output and (tmp_path / "g.png").stat().st_size > 100
-    ckpt = tmp_path / "run" / "checkpoints" / "epoch-0001.safetensors"
+    ckpt = tmp_path / "run" / "checkpoints" / "epoch-0000.safetensors"
     from ganzoo.evaluation.sampling import load_generator, sample
 
     g1, _, _ = load_generator(tmp_path / "run")
@@ -104,10 +104,10 @@ def test_resume_prunes_what_a_kill_left_beyond_keep_checkpoints(mnist_root, tmp_
     run = tmp_path / "run"
     train(mnist_root, run, "--epochs", "3", "--set", "keep_checkpoints=2")
     ckpts = run / "checkpoints"
-    newest = ckpts / "epoch-0003.safetensors"
-    for epoch in (1, 2):  # as if two saves had been cut off before pruning
+    newest = ckpts / "epoch-0002.safetensors"
+    for epoch in (0, 1):  # as if two saves had been cut off before pruning
         (ckpts / f"epoch-{epoch:04d}.safetensors").write_bytes(newest.read_bytes())
-    older = ckpts / "epoch-0001.safetensors"
+    older = ckpts / "epoch-0000.safetensors"
     result = run_cli("train", "vanilla-mnist", "--resume", older, "--data-dir", mnist_root,
                      "--epochs", "1", "-q")
     assert result.exit_code == 0, result.output
@@ -116,4 +116,4 @@ def test_resume_prunes_what_a_kill_left_beyond_keep_checkpoints(mnist_root, tmp_
                      "--epochs", "3", "-q")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in ckpts.glob("*.safetensors")) == [
-        "epoch-0002.safetensors", "epoch-0003.safetensors"]
+        "epoch-0001.safetensors", "epoch-0002.safetensors"]

@@ -71,14 +71,14 @@ def test_preset_trains_samples_and_resumes_bitwise(preset, data_root, tmp_path):
         result = run_cli("train", preset, "--data-dir", data_root, *where, "--epochs", epochs,
                          *quick(preset))
         assert result.exit_code == 0, result.output
-    a = tensors(straight / "checkpoints" / "epoch-0002.safetensors")
-    b = tensors(split / "checkpoints" / "epoch-0002.safetensors")
+    a = tensors(straight / "checkpoints" / "epoch-0001.safetensors")
+    b = tensors(split / "checkpoints" / "epoch-0001.safetensors")
     assert a.keys() == b.keys()
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
-    first = tensors(split / "checkpoints" / "epoch-0001.safetensors", "generator.")
+    first = tensors(split / "checkpoints" / "epoch-0000.safetensors", "generator.")
     assert any(not torch.equal(first[k], b[k]) for k in first)  # the resumed epoch trained
     grid = tmp_path / "grid.png"
-    sampled = run_cli("sample", split / "checkpoints" / "epoch-0001.safetensors", "-n", "16",
+    sampled = run_cli("sample", split / "checkpoints" / "epoch-0000.safetensors", "-n", "16",
                       "-o", grid)
     assert sampled.exit_code == 0 and grid.stat().st_size > 0, sampled.output
     rows = [json.loads(line) for line in (split / "metrics.jsonl").read_text().splitlines()]
@@ -215,7 +215,7 @@ def test_ema_follows_the_generator_and_is_what_samples_use(data_root, tmp_path):
     result = run_cli("train", "dcgan-mnist", "--data-dir", data_root, "--out", run, "--epochs",
                      "1", *QUICK, "--set", "ema=0.999")
     assert result.exit_code == 0, result.output
-    ckpt = run / "checkpoints" / "epoch-0001.safetensors"
+    ckpt = run / "checkpoints" / "epoch-0000.safetensors"
     assert tensors(ckpt, "generator_ema.").keys()
     from ganzoo.evaluation.sampling import load_generator
 

@@ -28,10 +28,12 @@ MEMBERS = "members"
 
 
 def checkpoints_in(run_dir: Path) -> list[Path]:
-    """The training checkpoints of a run directory, oldest first."""
+    """The training checkpoints of a run directory, oldest first: ``epoch-0007-step-000400``
+    (400 steps into epoch 7) before ``epoch-0007`` (its end)."""
     found = [(m, p) for p in (Path(run_dir) / "checkpoints").glob("epoch-*.safetensors")
              if (m := CHECKPOINT_NAME.fullmatch(p.name))]
-    return [p for m, p in sorted(found, key=lambda mp: (int(mp[0][1]), int(mp[0][2] or 0)))]
+    return [p for m, p in sorted(found, key=lambda mp: (int(mp[0][1]),
+                                                        int(mp[0][2] or 2**63)))]
 
 
 def find_checkpoint(path: Path) -> Path:
@@ -164,10 +166,13 @@ class RunDir:
         with open(self.metrics, "a") as f:
             f.write(json.dumps(row) + "\n")
 
-    def checkpoint_path(self, epoch: int, step: int = 0) -> Path:
-        """``epoch`` epochs completed and ``step`` steps into the next."""
-        inside = f"-step-{step:06d}" if step else ""
-        return self.checkpoints / f"epoch-{epoch:04d}{inside}.safetensors"
+    def checkpoint_path(self, epochs_done: int, step: int = 0) -> Path:
+        """Named by the epoch as the run prints it (0-based, ``Epoch [7/101]``): after
+        ``epochs_done`` epochs, ``epoch-<the last one>``; ``step`` steps into the next,
+        ``epoch-<that one>-step-<step>``."""
+        if step:
+            return self.checkpoints / f"epoch-{epochs_done:04d}-step-{step:06d}.safetensors"
+        return self.checkpoints / f"epoch-{epochs_done - 1:04d}.safetensors"
 
     def prune_checkpoints(self, keep: int) -> None:
         for old in checkpoints_in(self.root)[:-keep]:
