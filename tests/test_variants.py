@@ -409,12 +409,15 @@ def test_a_wrong_network_or_state_declaration_is_one_clear_error(objective, mess
 
 
 def test_learning_rate_schedules_by_hand():
-    from ganzoo_classic.schedules import CosineDecay, LinearDecay, StepDecay
+    from ganzoo_classic.schedules import CosineDecay, LinearDecay, StepDecay, Warmup
 
     assert [LinearDecay(start=2).factor(e, 6) for e in range(6)] == [1, 1, 1, 0.75, 0.5, 0.25]
     assert [StepDecay(every=2, gamma=0.1).factor(e, 5) for e in range(5)] == pytest.approx(
         [1, 1, 0.1, 0.1, 0.01])
     assert [CosineDecay(end=0.2).factor(e, 3) for e in range(3)] == pytest.approx([1, 0.6, 0.2])
+    warmup = Warmup(steps=4, start=0.2)  # by step: t is the steps done of the run's total
+    assert warmup.unit == "step" and [warmup.factor(t, 100) for t in range(6)] == pytest.approx(
+        [0.2, 0.4, 0.6, 0.8, 1, 1])
 
 
 def test_a_scheduled_run_sets_each_epochs_rates_and_resumes_bitwise(small_data, tmp_path):
