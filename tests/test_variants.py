@@ -14,6 +14,7 @@ from ganzoo_classic.objectives import (
     EBGAN,
     WGAN,
     AuxiliaryClassifier,
+    ClusterGAN,
     InfoGAN,
     RelativisticAverage,
     SemiSupervised,
@@ -462,3 +463,57 @@ def test_a_schedule_recaptures_the_cuda_graph_at_each_new_rate(small_data, tmp_p
     a, b = (load_file(r.checkpoints[-1]) for r in runs)
     for key in [k for k in a if k.startswith("generator.")]:
         torch.testing.assert_close(a[key], b[key], rtol=1e-3, atol=1e-4)
+
+
+def test_clustergan_inverts_g_by_hand():
+    """G's loss adds beta_n * MSE(E_n, z_n) + beta_c * CE(E_c, z_c) of the encoder on G's
+    images; its clusters are E_c's argmax."""
+    G = InfoGANGenerator(z_dim=2, categorical=3, continuous=0, sigma=0.1, base=8)
+    objective = ClusterGAN(beta_n=2.0, beta_c=3.0, base=8)
+    encoder = objective.networks(G, DCGANDiscriminator(base=8))["encoder"].module
+    assert encoder(torch.zeros(4, 1, 28, 28)).shape == (4, 2 + 3)
+    noise = torch.tensor([[0.1, -0.2, 0.0, 1.0, 0.0], [0.0, 0.3, 1.0, 0.0, 0.0]])
+    code = torch.tensor([[0.0, 0.0, 2.0, 0.0, 0.0], [0.1, 0.3, 0.0, 1.0, 0.0]])
+    fake_out = ganzoo.DOutput(torch.tensor([0.5, -0.5]))
+    ctx = types.SimpleNamespace(fake=torch.zeros(2, 1, 28, 28), noise=noise,
+                                fake_out=fake_out, nets={"encoder": lambda x: code})
+    mse = ((0.1 ** 2 + 0.2 ** 2) + 0.1 ** 2) / 4
+    ce = F.cross_entropy(code[:, 2:], torch.tensor([1, 0])).item()
+    expected = ganzoo.non_saturating_g(fake_out.logits).item() + 2.0 * mse + 3.0 * ce
+    assert objective.g_loss(ctx).item() == pytest.approx(expected, rel=1e-6)
+    assert objective.clusters({"encoder": lambda x: code}, None).tolist() == [0, 1]
+    assert (G.sample_noise(1000)[:, :2].std() - 0.1).abs() < 0.01
+    with pytest.raises(ValueError, match="no continuous ones"):
+        ClusterGAN().networks(InfoGANGenerator(continuous=2), DCGANDiscriminator())
+
+
+class StrokeClusters(InfoGAN):
+    """InfoGAN, whose networks make a checkpoint, clustering the test digits by the column
+    of their stroke (exactly their label on the tests' fake digits) or all into one."""
+
+    def __init__(self, constant: bool = False) -> None:
+        super().__init__()
+        self.constant = constant
+
+    def clusters(self, networks, images):
+        first = (images[:, 0, 4:24].mean(1) > 0.9).float().argmax(1)  # column 2 + 2 * label
+        return first * 0 if self.constant else (first - 2) // 2
+
+
+@pytest.mark.parametrize("constant", [False, True])
+def test_cluster_purity_counts_each_clusters_most_common_class(small_data, tmp_path, constant):
+    from ganzoo.evaluation.structure import cluster_purity
+
+    hooks = types.SimpleNamespace(ganzoo_register_losses=ganzoo.hookimpl(
+        lambda register: register("strokes", StrokeClusters)))
+    with ganzoo.in_process_plugin(hooks, "strokes"):
+        run = ganzoo.train("infogan-mnist", out=tmp_path / "run", data_dir=small_data,
+                           epochs=1, batch_size=32, quiet=True,
+                           loss={"name": "strokes", "kwargs": {"constant": constant}})
+        from ganzoo.core.build import build_component
+
+        mnist = build_component("dataset", run.preset.dataset)
+        labels = mnist.load("test", small_data)[1]
+        purity = cluster_purity(run.root, mnist, small_data, torch.device("cpu"))
+    expected = labels.bincount().max().item() / len(labels) if constant else 1.0
+    assert purity == pytest.approx(expected)

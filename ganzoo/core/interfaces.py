@@ -176,6 +176,13 @@ class Objective(abc.ABC):
         epoch's record."""
         return {}
 
+    def clusters(self, networks: Mapping[str, nn.Module], images: Tensor) -> Tensor | None:
+        """For an objective whose networks assign images to clusters (ClusterGAN's
+        encoder): the cluster of each image (N,), int64, from its trained ``networks`` (in
+        eval mode) and float images in [-1, 1]; ``ganzoo eval`` then reports the clusters'
+        purity against the test split's labels. None: it clusters nothing."""
+        return None
+
     def after_d_update(self, ctx: StepContext) -> None:  # noqa: B027 - optional
         """Runs after each D optimiser step (e.g. WGAN's weight clipping, BEGAN's k), with
         the update's context; ``ctx.discriminator`` is D, ``ctx.real_out`` and

@@ -13,7 +13,7 @@ from ..core.datasets import default_data_root
 from ..engine.devices import resolve_device
 from .quality import EVAL_SAMPLES, Quality, floor, scorer_for
 from .sampling import load_generator
-from .structure import categorical_code, code_accuracy, discriminator_accuracy
+from .structure import categorical_code, cluster_purity, code_accuracy, discriminator_accuracy
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Report:
     code_accuracy: float | None = None
     code_classes: list[int] | None = None
     d_accuracy: float | None = None  # a D that predicts classes: its test-split accuracy
+    # an objective that clusters images (ClusterGAN): the purity of the test split's clusters
+    cluster_purity: float | None = None
 
     @property
     def fid(self) -> float:
@@ -59,7 +61,7 @@ class Report:
                "evaluator": self.evaluator, "generator": self.generator.as_dict()}
         if self.floor is not None:
             out["floor"] = self.floor.as_dict()
-        for key in ("code_accuracy", "code_classes", "d_accuracy"):
+        for key in ("code_accuracy", "code_classes", "d_accuracy", "cluster_purity"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
@@ -85,6 +87,9 @@ class Report:
         if self.d_accuracy is not None:
             lines.append(f"the discriminator classifies the test split with accuracy "
                          f"{self.d_accuracy:.2%}")
+        if self.cluster_purity is not None:
+            lines.append(f"the encoder's clusters of the test split are {self.cluster_purity:.1%}"
+                         " pure (each counts its most common class)")
         return "\n".join(lines)
 
 
@@ -107,4 +112,5 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
                   generator=scorer.score_generator(generator, n, seed),
                   floor=floor(scorer, dataset, data_root, n, seed) if with_floor else None,
                   evaluator=evaluator, code_accuracy=code_share, code_classes=code_classes,
-                  d_accuracy=discriminator_accuracy(Path(source), dataset, data_root, dev))
+                  d_accuracy=discriminator_accuracy(Path(source), dataset, data_root, dev),
+                  cluster_purity=cluster_purity(Path(source), dataset, data_root, dev))

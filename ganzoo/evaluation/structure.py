@@ -1,6 +1,6 @@
 """What a variant learns beside its samples: whether a categorical latent code decides the
-digit (InfoGAN), and how well a discriminator that predicts classes classifies the test
-split (semi-supervised GANs, ACGAN)."""
+digit (InfoGAN), how well a discriminator that predicts classes classifies the test split
+(semi-supervised GANs, ACGAN), and how purely an encoder clusters it (ClusterGAN)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..core.build import build_component
+from ..core.build import build, build_component
 from ..core.context import as_output
 from ..core.errors import CheckpointError
 from ..core.interfaces import Dataset, Generator
@@ -81,3 +81,34 @@ def discriminator_accuracy(source: Path, dataset: Dataset, data_root: Path,
         out = as_output(D(to_unit_range(images[i:i + CHUNK].to(device))))
         hits += (out.class_logits.argmax(1).cpu() == labels[i:i + CHUNK]).sum().item()
     return hits / len(images)
+
+
+@torch.no_grad()
+def cluster_purity(source: Path, dataset: Dataset, data_root: Path,
+                   device: torch.device) -> float | None:
+    """How purely the objective's clusters (``Objective.clusters``, from the networks in the
+    newest training checkpoint of ``source``) hold one class of the test split: each
+    cluster counts its most common label (None when the objective clusters nothing or there
+    is no training checkpoint)."""
+    try:
+        ckpt = checkpoint.load(find_checkpoint(source))
+    except CheckpointError:  # a run directory without training checkpoints
+        return None
+    if ckpt.kind != checkpoint.TRAINING or not ckpt.section(checkpoint.NETWORKS):
+        return None
+    with torch.random.fork_rng(devices=[]):  # initial weights, overwritten below
+        parts = build(ckpt.preset)
+    networks = {name: net.module for name, net in parts.networks.items()}
+    for name, module in networks.items():
+        checkpoint.load_module(ckpt, f"{checkpoint.NETWORKS}.{name}", module)
+        module.to(device).eval()
+    images, labels = dataset.load("test", data_root)
+    found = [parts.loss.clusters(networks, to_unit_range(images[i:i + CHUNK].to(device)))
+             for i in range(0, len(images), CHUNK)]
+    if found[0] is None:
+        return None
+    clusters = torch.cat(found).cpu()
+    counts = torch.zeros(int(clusters.max()) + 1, int(labels.max()) + 1, dtype=torch.long)
+    counts.index_put_((clusters, labels), torch.ones(len(labels), dtype=torch.long),
+                      accumulate=True)
+    return counts.max(1).values.sum().item() / len(labels)

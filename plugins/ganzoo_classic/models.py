@@ -150,23 +150,30 @@ class DCGANDiscriminator(Discriminator):
 
 class InfoGANGenerator(DCGANGenerator):
     """A DCGAN generator whose latent input is [z, c1, c2, ...] (InfoGAN, Chen et al. 2016):
-    z ~ N(0, I) of ``z_dim``, then c1 one-hot over ``categorical`` values (uniform), then
-    ``continuous`` codes c2, c3, ... ~ U(-1, 1). ``codes`` names them for ``sample --sweep``.
+    z ~ N(0, sigma^2 I) of ``z_dim`` (sigma 1; ClusterGAN's 0.1), then c1 one-hot over
+    ``categorical`` values (uniform), then ``continuous`` codes c2, c3, ... ~ U(-1, 1).
+    ``codes`` names them for ``sample --vary``.
     """
 
     def __init__(self, z_dim: int = 62, categorical: int = 10, continuous: int = 2,
-                 out_shape: Sequence[int] = (1, 28, 28), base: int = 64) -> None:
+                 out_shape: Sequence[int] = (1, 28, 28), base: int = 64,
+                 sigma: float = 1.0) -> None:
         if categorical < 0 or continuous < 0 or not categorical + continuous:
             raise ValueError("InfoGAN needs at least one code: categorical or continuous > 0")
+        if not sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma}")
         super().__init__(z_dim + categorical + continuous, out_shape, base)
         self.noise_dim, self.categorical, self.continuous = (int(z_dim), int(categorical),
                                                              int(continuous))
+        self.sigma = float(sigma)
         names = ["c1"] * bool(categorical) + [f"c{i}" for i in range(2, 2 + continuous)]
         self.codes = {name: (self.categorical if name == "c1" and categorical else 0)
                       for name in names}
 
     def sample_noise(self, n: int, device: torch.device | str | None = None) -> Tensor:
         z = torch.randn(n, self.noise_dim, device=device)
+        if self.sigma != 1.0:
+            z = z * self.sigma
         index = torch.randint(0, max(self.categorical, 1), (n,), device=device)
         one_hot = nn.functional.one_hot(index, self.categorical).to(z.dtype)
         uniform = torch.rand(n, self.continuous, device=device) * 2 - 1
@@ -180,6 +187,21 @@ class InfoGANGenerator(DCGANGenerator):
         else:
             noise[:, self.noise_dim + self.categorical + int(name[1:]) - 2] = values
         return noise
+
+
+def conv_encoder(shape: Sequence[int], out_features: int, base: int = 64,
+                 slope: float = 0.2) -> nn.Sequential:
+    """Images -> [Conv(4, stride 2) (+ batch norm after the first) + LReLU]... -> Linear to
+    ``out_features``: the DCGAN discriminator's body with a wider head (an encoder)."""
+    channels, start, widths = pyramid(shape, base)
+    layers: list[nn.Module] = []
+    for i, (c_in, c_out) in enumerate(zip([channels, *widths[:-1]], widths, strict=True)):
+        layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), *([nn.BatchNorm2d(c_out)] if i else []),
+                   nn.LeakyReLU(slope)]
+    encoder = nn.Sequential(*layers, nn.Flatten(),
+                            nn.Linear(widths[-1] * start * start, out_features))
+    dcgan_init(encoder)
+    return encoder
 
 
 ENERGIES = ("l1", "l2")

@@ -19,6 +19,8 @@ from ganzoo import (
     wasserstein_g,
 )
 
+from .models import conv_encoder
+
 
 class WGAN(Objective):
     """WGAN (Arjovsky et al. 2017): D: E C(x~) - E C(x); G: -E C(x~); every D weight is
@@ -146,6 +148,39 @@ class InfoGAN(Objective):
 
     def g_loss(self, ctx) -> Tensor:
         return non_saturating_g(ctx.fake_out.logits) + self._info(ctx)
+
+
+class ClusterGAN(Objective):
+    """ClusterGAN (Mukherjee et al. 2019) on the non-saturating loss. G's noise is
+    [z_n ~ N(0, sigma^2), one-hot z_c] (an ``infogan`` generator with ``sigma``); an encoder
+    E inverts G, trained with G: G and E minimise ``beta_n * |E_n(G(z)) - z_n|^2 +
+    beta_c * CE(E_c(G(z)), z_c)`` beside G's adversarial loss. E_c assigns real images to
+    clusters: ``ganzoo eval`` reports their purity against the labels."""
+
+    def __init__(self, beta_n: float = 10.0, beta_c: float = 10.0, base: int = 64) -> None:
+        self.beta_n, self.beta_c, self.base = float(beta_n), float(beta_c), int(base)
+
+    def networks(self, generator, discriminator) -> dict[str, Network]:
+        if not getattr(generator, "categorical", 0) or generator.continuous:
+            raise ValueError("ClusterGAN needs an 'infogan' generator with a categorical code "
+                             "and no continuous ones (continuous = 0)")
+        self.noise_dim, self.categorical = generator.noise_dim, generator.categorical
+        encoder = conv_encoder(generator.out_shape, self.noise_dim + self.categorical,
+                               self.base)
+        return {"encoder": Network("g", encoder)}
+
+    def d_loss(self, ctx) -> Tensor:
+        return non_saturating_d(ctx.real_out.logits, ctx.fake_out.logits)
+
+    def g_loss(self, ctx) -> Tensor:
+        n = self.noise_dim
+        code = ctx.nets["encoder"](ctx.fake).float()
+        inverse = (self.beta_n * F.mse_loss(code[:, :n], ctx.noise[:, :n])
+                   + self.beta_c * F.cross_entropy(code[:, n:], ctx.noise[:, n:].argmax(1)))
+        return non_saturating_g(ctx.fake_out.logits) + inverse
+
+    def clusters(self, networks, images: Tensor) -> Tensor:
+        return networks["encoder"](images)[:, self.noise_dim:].argmax(1)
 
 
 def energy(out) -> Tensor:

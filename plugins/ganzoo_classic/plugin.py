@@ -23,6 +23,7 @@ from .objectives import (
     EBGAN,
     WGAN,
     AuxiliaryClassifier,
+    ClusterGAN,
     InfoGAN,
     RelativisticAverage,
     SemiSupervised,
@@ -73,6 +74,8 @@ def ganzoo_register_losses(register):
              summary="auxiliary classifier GAN: D predicts the class (class_outputs=N)")
     register("infogan", InfoGAN, summary="InfoGAN: a Q head on D's features recovers G's "
                                          "latent codes; cat_weight=1, cont_weight=0.1")
+    register("clustergan", ClusterGAN, summary="ClusterGAN: an encoder inverts G's "
+                                               "[z_n, one-hot z_c]; beta_n=10, beta_c=10")
     register("began", BEGAN, summary="BEGAN: autoencoder D, equilibrium k kept on the "
                                      "device; gamma=0.5, lambda_k=0.001")
     register("ebgan", EBGAN, summary="energy-based GAN with the pull-away term; margin=1, "
