@@ -28,7 +28,7 @@ train() {  # side, output directory, ganzoo train arguments...
 }
 
 for side in old new; do
-  for toml in "$repo"/registry/*-mnist.toml; do
+  for toml in "$work"/old/registry/*-mnist.toml; do  # the presets REV has
     preset=$(basename "$toml" .toml)
     [ "$preset" = sgan-mnist ] && extra=(--set dataset.labeled_per_class=2) || extra=()
     train $side "$preset" "$preset" --epochs 1 --data-dir data --set batch_size=32 "${extra[@]}"
