@@ -127,17 +127,11 @@ class Network:
 class Objective(abc.ABC):
     """The general form of a GAN's losses: each update's loss from the step's context.
 
-    ``d_loss(ctx)`` and ``g_loss(ctx)`` get a :class:`~ganzoo.StepContext`:
-    ``ctx.real`` and ``ctx.labels`` (this update's real batch and its labels, which a
-    conditional G was also given), ``ctx.noise``, ``ctx.fake`` (detached in the D update),
-    ``ctx.real_out`` / ``ctx.fake_out`` (D's :class:`DOutput` on them, computed on first use,
-    at most once per update), ``ctx.d(x)`` (D's output for any images, differentiable in
-    ``x``: for penalties), ``ctx.g_updates`` and ``ctx.d_updates`` (the G and D updates
-    done before this one), ``ctx.due(name)`` (whether a term declared in ``lazy`` runs in
-    this update), ``ctx.nets`` and ``ctx.state`` (the objective's own networks and
-    persistent tensors, below). The engine
-    does the rest: autocast, zero_grad / backward / step, fused optimisers, checkpoints,
-    CUDA graphs, DDP. A loss must not read tensors back to the host.
+    ``d_loss(ctx)`` and ``g_loss(ctx)`` get a :class:`~ganzoo.StepContext` (its fields are
+    documented there): the update's batch, G's images, D's outputs, the objective's own
+    networks and state (below) and which lazy terms are due. The engine does the rest:
+    autocast, zero_grad / backward / step, fused optimisers, checkpoints, CUDA graphs, DDP.
+    A loss must not read tensors back to the host.
 
     A population runs the losses and hooks of K members at once under ``torch.func.vmap``:
     the numbers a sweep may vary are plain number attributes set in ``__init__``, and no

@@ -75,8 +75,7 @@ class StackedModule(nn.Module):
         # (a bare nn.Linear's "weight"), as this module's attributes fall back to its own
         for name, value in params.items():
             wanted = members[0].get_parameter(name).requires_grad
-            self._parameters[_key(name)] = nn.Parameter(_stored(value.detach()),
-                                                        requires_grad=wanted)
+            self._parameters[_key(name)] = nn.Parameter(_stored(value), requires_grad=wanted)
         for name, value in buffers.items():
             self._buffers[_key(name)] = value
         self.size = len(members)

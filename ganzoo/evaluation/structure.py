@@ -57,17 +57,24 @@ def code_accuracy(scorer: Scorer, generator: Generator, n: int,
     return counts[rows, cols].sum().item() / n, [int(c) for c in cols]
 
 
+def _training_checkpoint(source: Path) -> checkpoint.Checkpoint | None:
+    """The newest training checkpoint of ``source`` (None: a run directory without one, or
+    a generator export, which holds no D and no networks of the objective)."""
+    try:
+        ckpt = checkpoint.load(find_checkpoint(source))
+    except CheckpointError:
+        return None
+    return ckpt if ckpt.kind == checkpoint.TRAINING else None
+
+
 @torch.no_grad()
 def discriminator_accuracy(source: Path, dataset: Dataset, data_root: Path,
                            device: torch.device) -> float | None:
     """The test-split accuracy of the class logits of the discriminator in the newest
     training checkpoint of ``source`` (None when there is no such checkpoint or its D
     predicts no classes)."""
-    try:
-        ckpt = checkpoint.load(find_checkpoint(source))
-    except CheckpointError:  # a run directory without training checkpoints
-        return None
-    if ckpt.kind != checkpoint.TRAINING:  # a generator export holds no D
+    ckpt = _training_checkpoint(source)
+    if ckpt is None:
         return None
     with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten anyway
         D = build_component("discriminator", ckpt.preset.discriminator)
@@ -90,11 +97,8 @@ def cluster_purity(source: Path, dataset: Dataset, data_root: Path,
     newest training checkpoint of ``source``) hold one class of the test split: each
     cluster counts its most common label (None when the objective clusters nothing or there
     is no training checkpoint)."""
-    try:
-        ckpt = checkpoint.load(find_checkpoint(source))
-    except CheckpointError:  # a run directory without training checkpoints
-        return None
-    if ckpt.kind != checkpoint.TRAINING or not ckpt.section(checkpoint.NETWORKS):
+    ckpt = _training_checkpoint(source)
+    if ckpt is None or not ckpt.section(checkpoint.NETWORKS):
         return None
     with torch.random.fork_rng(devices=[]):  # initial weights, overwritten below
         parts = build(ckpt.preset)
