@@ -288,7 +288,8 @@ def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: 
     Prints the Frechet distance on the dataset's evaluator network, the classifier score,
     the classes covered and KL(predicted classes || uniform), for SOURCE's samples and, as
     the floor, for real training images, both against the test split. For a population,
-    each member and the distribution over them (median, IQR, min, max) and the best.
+    each member and the distribution over them (median, IQR, min, max) and the best. For
+    coupled images (CoGAN), each domain and how often the domains show one class.
     """
     run = ganzoo.load(source, None if member == "all" else member)
     scores = run.evaluate(count, device=device, data_dir=data_dir, seed=seed,

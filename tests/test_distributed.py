@@ -143,6 +143,18 @@ def test_an_objective_network_and_state_train_in_ddp(tmp_path):
         torch.testing.assert_close(ddp[key], one[key], rtol=1e-4, atol=1e-5)
 
 
+def test_an_objective_that_judges_with_its_own_networks_trains_in_ddp(tmp_path):
+    """AAE: the preset's D is 'none' (nothing for DDP to wrap), its critic an objective
+    network on D's side, and G runs again in G's update on the encoder's codes (ctx.g):
+    every weight stays identical on both ranks."""
+    data = make_mnist_root(tmp_path / "data", n_train=4 * BATCH)
+    sets = {"epochs": 1, "batch_size": BATCH, "sample_every": 1}
+    aae = run_ranks(2, data, tmp_path / "aae", sets, tmp_path, preset="aae-mnist")
+    assert any(k.startswith("objective.critic.") for k in aae[0])
+    assert aae[0].keys() == aae[1].keys()
+    assert [k for k in aae[0] if not torch.equal(aae[0][k], aae[1][k])] == []
+
+
 def start_torchrun(tmp_path, *extra):
     """An endless 2-process CPU run under torchrun, returned once its first checkpoint is on
     disk: (process, data root, run directory)."""

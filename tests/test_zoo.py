@@ -37,7 +37,8 @@ def tensors(path, prefix=""):
 
 VARIANTS = ["wgan-mnist", "ragan-mnist", "softmax-gan-mnist", "bgan-mnist", "dragan-mnist",
             "wgan-div-mnist", "acgan-mnist", "dcgan-diffaugment-mnist", "infogan-mnist",
-            "began-mnist", "ebgan-mnist", "sgan-mnist", "clustergan-mnist"]
+            "began-mnist", "ebgan-mnist", "sgan-mnist", "clustergan-mnist", "aae-mnist",
+            "cogan-mnist"]
 # what a preset needs beside QUICK on the small test data (about 25 images of each digit)
 SMALL = {"sgan-mnist": ("--set", "dataset.labeled_per_class=5")}
 

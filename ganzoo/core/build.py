@@ -16,6 +16,7 @@ from .interfaces import (
     GANLoss,
     Generator,
     Network,
+    NoDiscriminator,
     Objective,
     Preset,
     Schedule,
@@ -97,8 +98,9 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
                    (("g", preset.schedule_g), ("d", preset.schedule_d)) if ref is not None},
     )
     shape = tuple(parts.dataset.sample_shape)
+    judges = not isinstance(parts.discriminator, NoDiscriminator)  # D judges images
     for kind, got in (("generator", parts.generator.out_shape),
-                      ("discriminator", parts.discriminator.in_shape)):
+                      ("discriminator", parts.discriminator.in_shape if judges else shape)):
         if tuple(got) != shape:
             raise ConfigError(f"preset {preset.name!r}: {kind} works on images shaped "
                               f"{tuple(got)} but dataset {preset.dataset.name!r} has {shape}")
@@ -106,6 +108,10 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
     _check_outputs(parts, registry or get_registry(), preset)
     _check_declarations(parts, preset)
     parts.networks, parts.state = _objective_parts(parts, registry or get_registry(), preset)
+    if not judges and not any(net.side == "d" for net in parts.networks.values()):
+        raise ConfigError(f"preset {preset.name!r}: the discriminator is 'none', so the "
+                          f"objective must judge with its own networks on side 'd'; loss "
+                          f"{preset.loss.name!r} has none")
     return parts
 
 
@@ -153,17 +159,18 @@ def _shape(value) -> tuple | str:
     return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
 
 
-def _d_shapes(out, class_outputs: int) -> tuple[dict, dict]:
+def _d_shapes(out, D: Discriminator) -> tuple[dict, dict]:
     """(got, expected) shapes of a discriminator's output on 2 samples, field by field: the
     logits alone, or each field of a DOutput (class logits when D predicts classes)."""
+    logits = (2, *D.logits_shape)
     if not isinstance(out, DOutput):
-        return {"": _shape(out)}, {"": (2,)}
+        return {"": _shape(out)}, {"": logits}
     got = {name: _shape(value) for name, value in out.fields().items()}
     want = {name: (2, *value.shape[1:]) for name, value in out.fields().items()}
-    want["logits"] = (2,)
-    if class_outputs:
+    want["logits"] = logits
+    if D.class_outputs:
         got.setdefault("class_logits", None)
-        want["class_logits"] = (2, class_outputs)
+        want["class_logits"] = (2, D.class_outputs)
     return got, want
 
 
@@ -216,8 +223,9 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
             fake = probe("generator", preset.generator,
                          lambda: G(G.sample_noise(2, "cpu"), *g_cond),
                          lambda out: ({"": _shape(out)}, {"": image}))
-            probe("discriminator", preset.discriminator, lambda: D(fake, *d_cond),
-                  lambda out: _d_shapes(out, D.class_outputs))
+            if not isinstance(D, NoDiscriminator):
+                probe("discriminator", preset.discriminator, lambda: D(fake, *d_cond),
+                      lambda out: _d_shapes(out, D))
     finally:
         G.train(modes[0])
         D.train(modes[1])

@@ -19,11 +19,11 @@ PRECISIONS = ("fp32", "bf16")
 class DOutput:
     """What a discriminator may return besides its real/fake logit, for an objective to read.
 
-    A discriminator returns either the logits (N,) alone or a DOutput; the engine treats the
+    A discriminator returns either the logits alone or a DOutput; the engine treats the
     first as ``DOutput(logits)``. Every field given has N rows.
     """
 
-    logits: Tensor  # (N,) raw real/fake logits
+    logits: Tensor  # (N, *D.logits_shape) raw real/fake logits: (N,) for one per image
     class_logits: Tensor | None = None  # (N, K) class scores (ACGAN, semi-supervised GANs)
     features: Tensor | None = None  # (N, F) an embedding (feature matching, pull-away)
 
@@ -121,12 +121,13 @@ class Batch:
 class Models:
     """What an update's losses run: D and ``call_d`` (what D's first pass in a D update
     goes through: D, or its DDP wrapper), what D sees every image through (an augment, or
-    None) and the precision of the forward passes."""
+    None), the precision of the forward passes and G (for ``ctx.g``)."""
 
     discriminator: torch.nn.Module
     call_d: Callable
     augment: Callable[[Tensor], Tensor] | None = None
     precision: str = "fp32"
+    generator: torch.nn.Module | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,9 @@ class StepContext:
       were).
     - ``d(x)``: D's output for any images, differentiable in ``x``, outside autocast (for
       penalties).
+    - ``g(noise, labels=None)``: G's images for any noise (an autoencoder's codes: AAE), in
+      the update's precision as float32, differentiable in ``noise`` and, in G's update, in
+      G's weights; a conditional G gets ``labels`` (default: this update's).
     - ``nets``: the objective's networks by name; ``state``: its persistent tensors.
     - ``g_updates``, ``d_updates``: the G and D updates done before this one. Python
       numbers: a CUDA graph replays one captured step, so branch on them only through
@@ -168,7 +172,7 @@ class StepContext:
                  outputs: tuple[DOutput | None, DOutput | None] = (None, None)) -> None:
         self.update, self.real, self.labels = update, batch.real, batch.labels
         self.noise, self.fake = batch.noise, batch.fake
-        self.discriminator = models.discriminator
+        self.discriminator, self._G = models.discriminator, models.generator
         self.nets, self.state = nets or {}, state or {}
         self.g_updates, self.d_updates, self._lazy = updates.g, updates.d, updates.lazy
         self._D, self._call_d, self._precision = (models.discriminator, models.call_d,
@@ -198,6 +202,16 @@ class StepContext:
     def d(self, x: Tensor) -> DOutput:
         """D's output for images ``x`` (with this update's labels, for a conditional D)."""
         return as_output(self._D(self._seen(x), *self._cond)).float()
+
+    def g(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
+        """G's images for ``noise`` (with ``labels``, default this update's, for a
+        conditional G)."""
+        G = self._G
+        if G is None:
+            raise ConfigError("ctx.g: this context was built without the generator")
+        cond = ((self.labels if labels is None else labels),) if G.num_classes else ()
+        with self._autocast():
+            return G(noise, *cond).float()
 
     @property
     def real_out(self) -> DOutput:

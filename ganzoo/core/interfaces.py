@@ -62,8 +62,8 @@ class Generator(nn.Module, abc.ABC):
 
 
 class Discriminator(nn.Module, abc.ABC):
-    """Maps images (N, *in_shape) to raw logits shaped (N,) -- no sigmoid inside -- or to a
-    :class:`DOutput` holding them and more (class logits, features).
+    """Maps images (N, *in_shape) to raw logits shaped (N, *logits_shape) -- no sigmoid
+    inside -- or to a :class:`DOutput` holding them and more (class logits, features).
 
     A class-conditional discriminator has ``num_classes > 0`` and is called ``D(x, labels)``;
     one that predicts classes from the image alone (ACGAN's) sets ``class_outputs`` to
@@ -71,6 +71,9 @@ class Discriminator(nn.Module, abc.ABC):
     """
 
     class_outputs: int = 0
+    # an image's logits: () one; (2,) one per domain (CoGAN's coupled Ds), (P, P) one per
+    # patch. The built-in losses average over them.
+    logits_shape: tuple[int, ...] = ()
 
     # True when one image's logit depends on the rest of its batch (batch norm in training
     # mode): the engine then shows D real and fake images in separate batches, as the DCGAN
@@ -84,6 +87,22 @@ class Discriminator(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor: ...
+
+
+class NoDiscriminator(Discriminator):
+    """The discriminator of a preset whose objective judges with its own networks (AAE's D
+    on latent codes, ``discriminator = "none"``): it has no weights, and D's optimiser
+    trains the objective's networks on side "d". Any image shape; asked to judge an image
+    (``ctx.real_out``, ``ctx.fake_out``, ``ctx.d``), it is an error naming the cause."""
+
+    def __init__(self, in_shape: Shape | None = None) -> None:
+        super().__init__(tuple(in_shape or ()))
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        from .errors import ConfigError
+
+        raise ConfigError("this preset's discriminator is 'none': its objective judges with "
+                          "its own networks and cannot read D's outputs on images")
 
 
 class GANLoss(abc.ABC):
@@ -267,10 +286,19 @@ class Dataset(abc.ABC):
     sample_shape: Shape
     num_classes: int
     evaluator: str | None = None  # the registered evaluator that scores samples of it
+    # a dataset of coupled images (CoGAN's two domains side by side) names instead the
+    # registered dataset whose evaluator and test split score each of its domains
+    scored_by: str | None = None
 
     @abc.abstractmethod
     def load(self, split: str, root: Path) -> tuple[Tensor, Tensor]:
         """Return ``(images, labels)``: uint8 (N, C, H, W) and int64 (N,), from ``root``."""
+
+    def domains(self, images: Tensor) -> dict[str, Tensor]:
+        """For a dataset that names ``scored_by``: float images (N, *sample_shape) in
+        [-1, 1] as that dataset's images, one set per domain by name (a negative domain
+        turned positive); the first is the one a run's quality is reported by."""
+        raise NotImplementedError(f"dataset {self.name!r} holds one domain")
 
 
 class Callback:

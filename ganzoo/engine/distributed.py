@@ -73,8 +73,12 @@ def rank_device(device: torch.device, world: World) -> torch.device:
 
 
 def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """``module`` in DDP: gradients averaged over all ranks in its backward pass."""
+    """``module`` in DDP: gradients averaged over all ranks in its backward pass (one with
+    nothing to train, e.g. a preset's ``none`` discriminator, as it is: DDP refuses it)."""
     from torch.nn.parallel import DistributedDataParallel
+
+    if not any(p.requires_grad for p in module.parameters()):
+        return module
 
     ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=ids)

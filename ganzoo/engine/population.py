@@ -267,7 +267,9 @@ class PopulationStep(TrainStep):
               ) -> tuple[Tensor, Callable[[], None]]:
         """Every member's loss ``[K]``, and the objective's hook after the update run per
         member too, reading D's outputs from before the update as the single step's does."""
-        nets = {"discriminator": self.discriminator, **self.networks}  # G ran already
+        # G ran already; a loss may run it again (ctx.g)
+        nets = {"generator": self.generator, "discriminator": self.discriminator,
+                **self.networks}
         member = _MemberUpdate(self, update, nets, counts)
         fields = (batch.real, batch.labels, batch.noise, batch.fake)
         dims = (0, 0, 0, *(None if t is None else 0 for t in fields))
@@ -309,9 +311,9 @@ class _MemberUpdate:
                 ) -> StepContext:
         step = self.step
         bound = {name: self.nets[name].bound(t) for name, t in tensors.items()}
-        D = bound.pop("discriminator")
+        G, D = bound.pop("generator"), bound.pop("discriminator")
         return StepContext(self.update, Batch(real, labels, noise, fake),
-                           Models(D, D, step.augment, step.precision), nets=bound,
+                           Models(D, D, step.augment, step.precision, G), nets=bound,
                            state=state, updates=self.counts, outputs=outputs)
 
     def loss(self, numbers, *args):

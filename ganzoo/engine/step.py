@@ -86,7 +86,7 @@ class TrainStep:
         self.call_nets = {name: wrap(module) for name, module in self.networks.items()}
         self.ranks = ranks  # > 1 averages the objective's float state over the ranks
         self._models = Models(self.discriminator, self.call_d, self.augment,
-                              self.precision)
+                              self.precision, self.generator)
 
     def optimizer(self, side: str) -> torch.optim.Optimizer:
         return self.opt_g if side == "g" else self.opt_d

@@ -171,13 +171,21 @@ class _Given(nn.Module):
         return x
 
 
-class Scorer:
-    """Scores sets of images against the test split, with one evaluator network."""
+def _itself(images: Tensor) -> Tensor:
+    return images
 
-    def __init__(self, evaluator: Evaluator, reference: Tensor, device: torch.device) -> None:
+
+class Scorer:
+    """Scores sets of images against the test split, with one evaluator network.
+
+    ``view`` maps a generator's images into the evaluator's domain (a coupled dataset's
+    first domain; by default the images themselves)."""
+
+    def __init__(self, evaluator: Evaluator, reference: Tensor, device: torch.device,
+                 view: Callable[[Tensor], Tensor] = _itself) -> None:
         from torchmetrics.image.fid import FrechetInceptionDistance
 
-        self.evaluator, self.device = evaluator, device
+        self.evaluator, self.device, self.view = evaluator, device, view
         features, _ = self._embed_all(_unit_batches(reference, device))
         self.fid = FrechetInceptionDistance(feature=_Given(features.shape[1]),
                                             reset_real_features=False).to(device)
@@ -238,7 +246,7 @@ class Scorer:
             for i in range(0, n, CHUNK):
                 noise = generator.sample_noise(min(CHUNK, n - i), self.device)
                 asked = None if labels is None else labels[i:i + CHUNK]
-                yield generator.generate(noise, asked).float()
+                yield self.view(generator.generate(noise, asked).float())
 
         try:
             with torch.random.fork_rng(devices=cuda):
@@ -248,17 +256,34 @@ class Scorer:
             generator.train(was_training)
 
 
+def scored_by(dataset: Dataset) -> Dataset:
+    """The dataset whose evaluator and test split score ``dataset``'s samples: itself, or
+    for coupled images the dataset each of their domains is scored as."""
+    if not dataset.scored_by:
+        return dataset
+    return build_component("dataset", ComponentRef(dataset.scored_by))
+
+
+def first_domain(dataset: Dataset) -> Callable[[Tensor], Tensor]:
+    """A generator's images of ``dataset`` as its scoring dataset's (the first domain)."""
+    if not dataset.scored_by:
+        return _itself
+    return lambda images: next(iter(dataset.domains(images).values()))
+
+
 def scorer_for(dataset: Dataset, data_root: Path, device: torch.device,
                say: Callable[[str], None] = print) -> tuple[Scorer, dict]:
-    """A scorer against ``dataset``'s test split, and its evaluator's record."""
-    evaluator, info = load_evaluator(dataset, data_root, device, say)
-    test_images, _ = dataset.load("test", data_root)
-    return Scorer(evaluator, test_images, device), info
+    """A scorer of ``dataset``'s samples against the test split of the dataset that scores
+    them, and its evaluator's record."""
+    scoring = scored_by(dataset)
+    evaluator, info = load_evaluator(scoring, data_root, device, say)
+    test_images, _ = scoring.load("test", data_root)
+    return Scorer(evaluator, test_images, device, first_domain(dataset)), info
 
 
 def floor(scorer: Scorer, dataset: Dataset, data_root: Path, n: int = EVAL_SAMPLES,
           seed: int = 0) -> Quality:
     """The score of ``n`` real training images: what a perfect generator would get."""
-    images, _ = dataset.load("train", data_root)
+    images, _ = scored_by(dataset).load("train", data_root)
     pick = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
     return scorer.score_images(images[pick])

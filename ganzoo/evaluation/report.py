@@ -13,7 +13,13 @@ from ..core.datasets import default_data_root
 from ..engine.devices import resolve_device
 from .quality import EVAL_SAMPLES, Quality, floor, scorer_for
 from .sampling import load_generator
-from .structure import categorical_code, cluster_purity, code_accuracy, discriminator_accuracy
+from .structure import (
+    categorical_code,
+    cluster_purity,
+    code_accuracy,
+    discriminator_accuracy,
+    domain_scores,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class Report:
     d_accuracy: float | None = None  # a D that predicts classes: its test-split accuracy
     # an objective that clusters images (ClusterGAN): the purity of the test split's clusters
     cluster_purity: float | None = None
+    # coupled images (CoGAN): each domain's quality and how often the domains show one class
+    domains: dict[str, Quality] | None = None
+    domain_agreement: float | None = None
 
     @property
     def fid(self) -> float:
@@ -61,9 +70,12 @@ class Report:
                "evaluator": self.evaluator, "generator": self.generator.as_dict()}
         if self.floor is not None:
             out["floor"] = self.floor.as_dict()
-        for key in ("code_accuracy", "code_classes", "d_accuracy", "cluster_purity"):
+        for key in ("code_accuracy", "code_classes", "d_accuracy", "cluster_purity",
+                    "domain_agreement"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.domains is not None:
+            out["domains"] = {name: q.as_dict() for name, q in self.domains.items()}
         return out
 
     def __str__(self) -> str:
@@ -73,7 +85,9 @@ class Report:
                  f"{ev['dataset']} test split",
                  f"{'':16}{'FID':>9}{'classifier score':>18}{'modes':>8}"
                  f"{'KL(classes||uniform)':>22}"]
-        for label, q in (("generator", self.generator), ("floor (real)", self.floor)):
+        rows = [("generator", self.generator)] if self.domains is None else \
+            [(f"generator {name}", q) for name, q in self.domains.items()]
+        for label, q in (*rows, ("floor (real)", self.floor)):
             if q is not None:
                 lines.append(f"{label:16}{q.fid:9.2f}{q.classifier_score:18.2f}"
                              f"{q.modes:>5}/{q.num_classes:<2}{q.kl_uniform:22.4f}")
@@ -87,6 +101,9 @@ class Report:
         if self.d_accuracy is not None:
             lines.append(f"the discriminator classifies the test split with accuracy "
                          f"{self.d_accuracy:.2%}")
+        if self.domain_agreement is not None:
+            lines.append(f"the domains of a sample show one class in {self.domain_agreement:.1%}"
+                         " of the samples")
         if self.cluster_purity is not None:
             lines.append(f"the encoder's clusters of the test split are {self.cluster_purity:.1%}"
                          " pure (each counts its most common class)")
@@ -108,9 +125,11 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
     scorer, evaluator = scorer_for(dataset, data_root, dev, say)
     codes = code_accuracy(scorer, generator, n, seed) if categorical_code(generator) else None
     code_share, code_classes = codes or (None, None)
+    domains, agreement = domain_scores(scorer, generator, dataset, n, seed) or (None, None)
     return Report(source=str(source), preset=preset.name, epoch=epoch, n=n,
                   generator=scorer.score_generator(generator, n, seed),
                   floor=floor(scorer, dataset, data_root, n, seed) if with_floor else None,
                   evaluator=evaluator, code_accuracy=code_share, code_classes=code_classes,
                   d_accuracy=discriminator_accuracy(Path(source), dataset, data_root, dev),
-                  cluster_purity=cluster_purity(Path(source), dataset, data_root, dev))
+                  cluster_purity=cluster_purity(Path(source), dataset, data_root, dev),
+                  domains=domains, domain_agreement=agreement)

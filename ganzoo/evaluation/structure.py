@@ -1,6 +1,7 @@
 """What a variant learns beside its samples: whether a categorical latent code decides the
 digit (InfoGAN), how well a discriminator that predicts classes classifies the test split
-(semi-supervised GANs, ACGAN), and how purely an encoder clusters it (ClusterGAN)."""
+(semi-supervised GANs, ACGAN), how purely an encoder clusters it (ClusterGAN), and whether
+the domains of a coupled sample show one class (CoGAN)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..core.interfaces import Dataset, Generator
 from ..engine import checkpoint
 from ..engine.batches import to_unit_range
 from ..engine.rundir import find_checkpoint
-from .quality import CHUNK, Scorer
+from .quality import CHUNK, Quality, Scorer
 
 
 def categorical_code(generator: Generator) -> str | None:
@@ -116,3 +117,29 @@ def cluster_purity(source: Path, dataset: Dataset, data_root: Path,
     counts.index_put_((clusters, labels), torch.ones(len(labels), dtype=torch.long),
                       accumulate=True)
     return counts.max(1).values.sum().item() / len(labels)
+
+
+@torch.no_grad()
+def domain_scores(scorer: Scorer, generator: Generator, dataset: Dataset, n: int,
+                  seed: int = 0) -> tuple[dict[str, Quality], float] | None:
+    """For a dataset of coupled images (one that names ``scored_by``): the quality of each
+    domain of ``n`` samples, and the share of samples whose domains the evaluator sees as
+    one class -- what CoGAN's shared weights should teach without paired data. None for a
+    dataset of one domain."""
+    if not dataset.scored_by:
+        return None
+    device = scorer.device
+    was_training = generator.training
+    generator.eval()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            views = [dataset.domains(generator(generator.sample_noise(
+                min(CHUNK, n - i), device)).float()) for i in range(0, n, CHUNK)]
+    finally:
+        generator.train(was_training)
+    names = list(views[0])
+    quality = {name: scorer.score_batches([v[name] for v in views]) for name in names}
+    seen = torch.stack([torch.cat([scorer.evaluator(v[name]).argmax(1) for v in views])
+                        for name in names])
+    return quality, (seen == seen[0]).all(0).double().mean().item()

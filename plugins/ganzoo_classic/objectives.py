@@ -4,6 +4,8 @@ E the batch mean, s the sigmoid."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -13,6 +15,7 @@ from ganzoo import (
     Network,
     Objective,
     as_output,
+    mlp_layers,
     non_saturating_d,
     non_saturating_g,
     wasserstein_d,
@@ -181,6 +184,47 @@ class ClusterGAN(Objective):
 
     def clusters(self, networks, images: Tensor) -> Tensor:
         return networks["encoder"](images)[:, self.noise_dim:].argmax(1)
+
+
+class AdversarialAutoencoder(Objective):
+    """The adversarial autoencoder (Makhzani et al. 2016) as PyTorch-GAN trains it. An
+    encoder E maps an image to a Gaussian posterior q(z|x), drawn by reparameterisation; G
+    is the decoder; a D on codes (an objective network: the preset's discriminator is
+    ``none``) tells the prior's draws -- G's noise -- from E's codes. G and E minimise
+    ``adversarial * BCE(D(E(x)), 1) + reconstruction * |G(E(x)) - x|_1``; D minimises
+    ``(BCE(D(z), 1) + BCE(D(E(x)), 0)) / 2``. Once q(z) matches the prior, G draws digits
+    from the prior's noise like any generator. (The engine's G(z) each update goes
+    unused: an MLP's forward pass.)"""
+
+    def __init__(self, adversarial: float = 0.001, reconstruction: float = 0.999,
+                 hidden: int = 512, slope: float = 0.2) -> None:
+        self.adversarial, self.reconstruction = float(adversarial), float(reconstruction)
+        self.hidden, self.slope = int(hidden), float(slope)
+
+    def networks(self, generator, discriminator) -> dict[str, Network]:
+        z, h = generator.z_dim, self.hidden
+        image = math.prod(generator.out_shape)
+        encoder = nn.Sequential(nn.Flatten(), *mlp_layers([image, h, h, 2 * z], self.slope))
+        critic = nn.Sequential(*mlp_layers([z, h, h // 2, 1], self.slope), nn.Flatten(0))
+        return {"encoder": Network("g", encoder), "critic": Network("d", critic)}
+
+    def encode(self, ctx) -> Tensor:
+        """A draw from E's posterior for each real image."""
+        mean, log_var = ctx.nets["encoder"](ctx.real).float().chunk(2, dim=1)
+        return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+
+    def d_loss(self, ctx) -> Tensor:
+        codes = self.encode(ctx).detach()
+        prior = ctx.noise.float()  # one pass of D over both (DDP allows one per update)
+        out = ctx.nets["critic"](torch.cat([prior, codes]))
+        real, fake = out.split([prior.shape[0], codes.shape[0]])
+        return non_saturating_d(real, fake) / 2
+
+    def g_loss(self, ctx) -> Tensor:
+        codes = self.encode(ctx)
+        recon = F.l1_loss(ctx.g(codes), ctx.real.float())
+        return (self.adversarial * non_saturating_g(ctx.nets["critic"](codes))
+                + self.reconstruction * recon)
 
 
 def energy(out) -> Tensor:

@@ -4,9 +4,10 @@ catalogue."""
 
 from __future__ import annotations
 
-from ganzoo import hookimpl
+from ganzoo import NoDiscriminator, hookimpl
 
 from .augment import DiffAugment
+from .coupled import CoupledDiscriminator, CoupledGenerator, CoupledMNIST
 from .evaluator import FashionCNN
 from .fashion import FashionMNIST
 from .losses import DRAGAN, BoundarySeeking, Hinge, LeastSquares, WassersteinDiv, WassersteinGP
@@ -22,6 +23,7 @@ from .objectives import (
     BEGAN,
     EBGAN,
     WGAN,
+    AdversarialAutoencoder,
     AuxiliaryClassifier,
     ClusterGAN,
     InfoGAN,
@@ -43,6 +45,9 @@ def ganzoo_register_generators(register):
              summary="class-conditional MLP generator: [z, label embedding] -> image")
     register("infogan", InfoGANGenerator,
              summary="DCGAN generator fed [z, one-hot c1, continuous c2...] (InfoGAN codes)")
+    register("coupled", CoupledGenerator,
+             summary="CoGAN: two DCGAN-style generators sharing their first layers; the "
+                     "domains side by side")
 
 
 @hookimpl
@@ -53,6 +58,11 @@ def ganzoo_register_discriminators(register):
              summary="class-conditional MLP discriminator with a projection head")
     register("autoencoder", AutoencoderDiscriminator,
              summary="conv autoencoder D (EBGAN, BEGAN): energy=l2|l1 reconstruction error")
+    register("coupled", CoupledDiscriminator,
+             summary="CoGAN: two conv discriminators sharing their last layers; a logit "
+                     "per domain")
+    register("none", NoDiscriminator,
+             summary="no image D: the objective judges with its own networks (AAE)")
 
 
 @hookimpl
@@ -80,6 +90,9 @@ def ganzoo_register_losses(register):
                                      "device; gamma=0.5, lambda_k=0.001")
     register("ebgan", EBGAN, summary="energy-based GAN with the pull-away term; margin=1, "
                                      "pt_weight=0.1")
+    register("aae", AdversarialAutoencoder,
+             summary="adversarial autoencoder: G decodes, an encoder and a D on codes; "
+                     "adversarial=0.001, reconstruction=0.999")
     register("sgan", SemiSupervised, summary="semi-supervised GAN: D classifies the "
                                              "labelled real images (labeled_per_class)")
 
@@ -88,6 +101,8 @@ def ganzoo_register_losses(register):
 def ganzoo_register_datasets(register):
     register("fashion-mnist", FashionMNIST,
              summary="Fashion-MNIST clothing, 60,000 train / 10,000 test, 1x28x28")
+    register("coupled-mnist", CoupledMNIST,
+             summary="CoGAN's digits beside unrelated digits' negatives, 1x28x56")
 
 
 @hookimpl
