@@ -67,6 +67,7 @@ from .core.kinds import KINDS, Kind
 from .core.layers import mlp_layers
 from .core.plugins import Entry, Registry, get_registry, hookimpl, in_process_plugin
 from .core.presetfile import load_preset_file, preset_to_toml
+from .core.safepickle import load_numpy_pickle
 from .core.terms import non_saturating_d, non_saturating_g, wasserstein_d, wasserstein_g
 from .core.version import __version__
 from .engine.callbacks import Training
@@ -128,6 +129,7 @@ __all__ = [
     "list_components",
     "list_presets",
     "load",
+    "load_numpy_pickle",
     "load_preset_file",
     "mlp_layers",
     "non_saturating_d",

@@ -10,6 +10,7 @@ import torchvision
 from ganzoo_vanilla import mnist
 from helpers import fake_digits, write_idx
 
+import ganzoo
 from ganzoo import DataError
 from ganzoo.core.idx import read_idx
 from ganzoo.engine.batches import DeviceImages
@@ -136,7 +137,7 @@ def test_pickle_with_foreign_globals_is_refused_unexecuted(tmp_path):
         mnist.idx_arrays_from_wheel(wheel, sha)
     assert not (tmp_path / "pwned").exists()
     with pytest.raises(pickle.UnpicklingError):
-        mnist.NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(print))).load()
+        ganzoo.load_numpy_pickle(io.BytesIO(pickle.dumps(print)))
 
 
 @pytest.mark.slow

