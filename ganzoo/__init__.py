@@ -13,6 +13,7 @@ A plugin author needs only what is exported here::
 """
 
 from .api import (
+    FolderCheck,
     Population,
     PopulationReport,
     Report,
@@ -21,6 +22,7 @@ from .api import (
     TensorBoard,
     bench,
     bench_table,
+    check_folder,
     evaluate,
     list_components,
     list_presets,
@@ -45,6 +47,7 @@ from .core.errors import (
     RunExists,
     TrainingError,
 )
+from .core.folders import ImageFiles
 from .core.idx import read_idx, write_idx
 from .core.interfaces import (
     UNLABELED,
@@ -77,12 +80,14 @@ __all__ = [
     "IDX_SPLITS",
     "KINDS",
     "Entry",
+    "FolderCheck",
     "Kind",
     "Registry",
     "RunExists",
     "Spread",
     "Training",
     "bench_table",
+    "check_folder",
     "parse_pairs",
     "write_run_page",
     "Augment",
@@ -100,6 +105,7 @@ __all__ = [
     "GanzooError",
     "Generator",
     "IdxDataset",
+    "ImageFiles",
     "Interrupted",
     "Lazy",
     "Network",

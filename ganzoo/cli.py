@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,18 +27,25 @@ class _Failed(click.ClickException):
         self.exit_code = error.exit_code
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
 class _Group(click.Group):
-    """Turns the library's errors into click's: one line, the error's exit code."""
+    """Turns the library's errors into click's: one line, the error's exit code; and its
+    warnings (a skipped image file) into one ``Warning:`` line each."""
 
     def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except Interrupted as exc:
-            if not exc.message:  # a DDP rank other than 0: rank 0 said it
-                raise SystemExit(exc.exit_code) from None
-            raise _Failed(exc) from None
-        except GanzooError as exc:
-            raise _Failed(exc) from None
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except Interrupted as exc:
+                if not exc.message:  # a DDP rank other than 0: rank 0 said it
+                    raise SystemExit(exc.exit_code) from None
+                raise _Failed(exc) from None
+            except GanzooError as exc:
+                raise _Failed(exc) from None
 
 
 def _pairs(sets: tuple[str, ...]) -> dict:
@@ -295,6 +303,40 @@ def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: 
     scores = run.evaluate(count, device=device, data_dir=data_dir, seed=seed,
                           floor=not no_floor, progress=lambda msg: click.echo(msg, err=True))
     click.echo(json.dumps(scores.to_dict(), indent=2) if as_json else str(scores))
+
+
+@main.group()
+def data() -> None:
+    """Look at a dataset before training on it."""
+
+
+@data.command("check")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--resolution", type=click.IntRange(8, 1024), default=64, show_default=True,
+              help="Side of the square images, in pixels.")
+@click.option("--channels", type=click.Choice(["3", "1"]), default="3", show_default=True,
+              help="3: RGB, 1: grayscale.")
+@click.option("--labels", type=click.Choice(["none", "folders"]), default="none",
+              show_default=True, help="folders: one class per first-level subfolder.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help=DATA_DIR_HELP)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("data-check.png"), show_default=True,
+              help="Grid PNG of the prepared images.")
+def data_check(folder: Path, resolution: int, channels: str, labels: str,
+               data_dir: Path | None, output: Path) -> None:
+    """Prepare FOLDER (or a .zip) of images as the image-folder dataset would, and show
+    what it holds: counts, classes, sizes, the files skipped and why, and a grid of what
+    the model will see. The prepared arrays are cached in the data root for training.
+
+    \b
+    Example:
+      ganzoo data check ~/photos --resolution 64
+      ganzoo train dcgan-folder --set dataset.path=~/photos
+    """
+    report = ganzoo.check_folder(folder, resolution, int(channels), labels,
+                                 data_dir=data_dir, grid=output)
+    click.echo(str(report))
 
 
 def _sweep(values: tuple[str, ...]) -> dict[str, list]:

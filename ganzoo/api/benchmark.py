@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.build import with_data_shape
 from ..core.config import apply_overrides
 from ..core.context import check_precision
 from ..core.datasets import default_data_root
@@ -39,7 +40,7 @@ def bench(preset: str | Path | Preset, *, batch_sizes: Sequence[int] = (64,),
         raise ConfigError(f"batch sizes must be positive, got {list(batch_sizes)}")
     for p in precisions:
         check_precision(p)
-    resolved = apply_overrides(resolve_preset(preset), overrides)
+    resolved = with_data_shape(apply_overrides(resolve_preset(preset), overrides))
     chosen = [resolve_device(name) for name in (devices or [None])]
     root = Path(data_dir) if data_dir else default_data_root()
     return run_bench(resolved, root, chosen, list(batch_sizes), list(precisions),

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core.build import with_data_shape
 from ..core.config import apply_overrides
 from ..core.errors import ConfigError
 from ..core.interfaces import Callback, ComponentRef, Preset
@@ -47,7 +48,7 @@ def resolve(preset: str | Path | Preset | None, resume: Path | str | None = None
         overrides = {**overrides, "callbacks": [*base.callbacks, *named_callbacks]}
     resolved = apply_overrides(base, overrides)
     if resume is None:
-        return resolved
+        return with_data_shape(resolved)
     after = _flat(resolved)
     changed = sorted(k for k, v in _flat(before).items()
                      if k not in FREE_ON_RESUME and after.get(k) != v)

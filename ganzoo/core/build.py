@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from dataclasses import dataclass, field
 
 import torch
 
 from .context import DOutput, Lazy
-from .errors import ConfigError, PluginError
+from .errors import ConfigError, DataError, PluginError
 from .interfaces import (
     Augment,
     ComponentRef,
@@ -54,6 +56,8 @@ def build_component(kind: str, ref: ComponentRef, registry: Registry | None = No
     except TypeError as exc:
         raise ConfigError(f"{kind} {ref.name!r} ({entry.provider}) rejected its settings "
                           f"{dict(ref.kwargs)}: {exc}") from None
+    except DataError as exc:  # e.g. an image folder that is missing or holds no images
+        raise DataError(f"{kind} {ref.name!r}: {exc}") from None
     except (ValueError, ConfigError) as exc:
         raise ConfigError(f"{kind} {ref.name!r}: {exc}") from None
     except Exception as exc:  # e.g. torch refusing a negative layer size
@@ -80,6 +84,34 @@ def build_optimizer(ref: ComponentRef, params, *, lr: float, betas: tuple[float,
         raise PluginError(f"optimizer {ref.name!r} from {entry.provider} built a "
                           f"{type(opt).__name__}, not a torch.optim.Optimizer")
     return opt
+
+
+SHAPE_KWARGS = {"generator": "out_shape", "discriminator": "in_shape"}
+
+
+def with_data_shape(preset: Preset, registry: Registry | None = None) -> Preset:
+    """``preset`` with its dataset's image shape as G's ``out_shape`` and D's ``in_shape``
+    where their factories take one and the preset names none: models follow the data
+    (``--set dataset.resolution=32``) unless a preset pins their shape. A run saves the
+    preset filled in, so its generator is rebuilt without the data."""
+    registry = registry or get_registry()
+    missing = {kind: key for kind, key in SHAPE_KWARGS.items()
+               if key not in getattr(preset, kind).kwargs
+               and key in _parameters(registry.get(kind, getattr(preset, kind).name).obj)}
+    if not missing:
+        return preset  # nothing to fill: the dataset is not even built
+    shape = list(build_component("dataset", preset.dataset, registry).sample_shape)
+    filled = {kind: ComponentRef(getattr(preset, kind).name,
+                                 {**getattr(preset, kind).kwargs, key: shape})
+              for kind, key in missing.items()}
+    return dataclasses.replace(preset, **filled)
+
+
+def _parameters(factory) -> set[str]:
+    try:
+        return set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature
+        return set()
 
 
 def build_generator(preset: Preset, registry: Registry | None = None) -> Generator:

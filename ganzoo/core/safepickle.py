@@ -10,9 +10,15 @@ import numpy as np
 
 
 class NumpyOnlyUnpickler(pickle.Unpickler):
-    """Refuses every global except the three numpy ones that rebuild an array."""
+    """Refuses every global except the three numpy ones that rebuild an array, and
+    ``_codecs.encode`` (how a protocol-2 pickle written by Python 3 spells bytes; it only
+    converts text, as torch's weights-only unpickler also allows)."""
 
     def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) == ("_codecs", "encode"):
+            import codecs
+
+            return codecs.encode
         if (module, name) in (("numpy.core.multiarray", "_reconstruct"),
                               ("numpy._core.multiarray", "_reconstruct")):
             try:

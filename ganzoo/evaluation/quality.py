@@ -68,8 +68,11 @@ class Quality:
 # -- the evaluator network -----------------------------------------------------------------
 def build_evaluator(dataset: Dataset) -> Evaluator:
     if not dataset.evaluator:
-        raise ConfigError(f"dataset {dataset.name!r} names no evaluator network, so its "
-                          "samples cannot be scored")
+        raise ConfigError(f"dataset {dataset.name!r} names no evaluator network (a "
+                          "classifier of its images, trained on its labels), so none of FID, "
+                          "classifier score and modes applies to its samples; for an image "
+                          "folder, put each class in its own subfolder and set "
+                          "dataset.labels=folders: ganzoo then trains one")
     ref = ComponentRef(dataset.evaluator, {"in_shape": list(dataset.sample_shape),
                                            "num_classes": dataset.num_classes})
     return build_component("evaluator", ref)

@@ -80,17 +80,17 @@ class Report:
 
     def __str__(self) -> str:
         ev = self.evaluator
+        rows = [("generator", self.generator)] if self.domains is None else \
+            [(f"generator {name}", q) for name, q in self.domains.items()]
+        rows = [(label, q) for label, q in (*rows, ("floor (real)", self.floor)) if q]
+        width = max(16, *(len(label) + 2 for label, _ in rows))
         lines = [f"{self.preset} after {self.epoch} epochs: {self.n:,} samples scored by "
                  f"{ev['evaluator']} (test accuracy {ev['test_accuracy']:.2%}) against the "
                  f"{ev['dataset']} test split",
-                 f"{'':16}{'FID':>9}{'classifier score':>18}{'modes':>8}"
+                 f"{'':{width}}{'FID':>9}{'classifier score':>18}{'modes':>8}"
                  f"{'KL(classes||uniform)':>22}"]
-        rows = [("generator", self.generator)] if self.domains is None else \
-            [(f"generator {name}", q) for name, q in self.domains.items()]
-        for label, q in (*rows, ("floor (real)", self.floor)):
-            if q is not None:
-                lines.append(f"{label:16}{q.fid:9.2f}{q.classifier_score:18.2f}"
-                             f"{q.modes:>5}/{q.num_classes:<2}{q.kl_uniform:22.4f}")
+        lines += [f"{label:{width}}{q.fid:9.2f}{q.classifier_score:18.2f}"
+                  f"{q.modes:>5}/{q.num_classes:<2}{q.kl_uniform:22.4f}" for label, q in rows]
         q = self.generator
         if q.class_accuracy is not None:
             lines.append(f"class asked for = class seen in {q.class_accuracy:.1%} of the "
