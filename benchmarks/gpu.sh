@@ -62,6 +62,14 @@ for preset in infogan-mnist began-mnist; do
         --json > "$OUT/bench-$preset.json" 2> "$OUT/bench-$preset.err"
     echo "bench $preset: exit $?" | tee -a "$OUT/summary.txt"
 done
+# colour at 32 and 64 px (issue 27): the data path in memory vs streamed through pinned
+# memory, and DCGAN against PyTorch's DCGAN example (both from random PNGs they write)
+"$PY" benchmarks/datapath.py --device cuda --images 8192 --seconds 20 \
+    > "$OUT/datapath.txt" 2>&1
+echo "datapath (in memory vs streamed, 64 px): exit $?" | tee -a "$OUT/summary.txt"
+"$PY" benchmarks/dcgan_example.py --device cuda --images 4096 --seconds 20 \
+    > "$OUT/dcgan-example.txt" 2>&1
+echo "dcgan vs PyTorch's example (32, 64 px): exit $?" | tee -a "$OUT/summary.txt"
 gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
 if [ "$gpus" -gt 1 ]; then
     counts=$("$PY" -c "print(','.join(str(2**i) for i in range(int($gpus).bit_length()) if 2**i <= $gpus))")

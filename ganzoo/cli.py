@@ -162,6 +162,9 @@ DATA_DIR_HELP = f"Data root (default here: {ganzoo.default_data_root()})."
 @click.option("--on-nan", default=_default(ganzoo.train, "on_nan"), show_default=True,
               help="When a loss or weight turns NaN/Inf: stop, or rollback (reload the last "
                    "good checkpoint and halve the learning rates).")
+@click.option("--stream-above", metavar="SIZE", default="auto", show_default=True,
+              help="Stream the training images from disk when they take more than SIZE "
+                   "(512MB, 2GB, 0: always); auto: half the memory available.")
 @click.option("--tensorboard", is_flag=True,
               help="Also write TensorBoard events to RUN/tensorboard (pip install tensorboard).")
 @click.option("--population", type=click.IntRange(1, 4096), metavar="K",
@@ -174,8 +177,8 @@ DATA_DIR_HELP = f"Data root (default here: {ganzoo.default_data_root()})."
                    "(loss.weight=1,10). Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, resume, data_dir,
-          sets, precision, cuda_graphs, cadence, on_save_error, on_nan, tensorboard,
-          population, sweeps, quiet) -> None:
+          sets, precision, cuda_graphs, cadence, on_save_error, on_nan, stream_above,
+          tensorboard, population, sweeps, quiet) -> None:
     """Train PRESET: a registered name (see 'ganzoo list presets'), a preset file
     (.toml) or a run's config.json; with --resume, PRESET may be left out.
 
@@ -200,6 +203,7 @@ def train(preset: str, epochs, batch_size, lr, seed, eval_every, device, out, re
                      callbacks=callbacks,
                      data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
                      checkpoint_every=cadence, on_nan=on_nan, on_save_error=on_save_error,
+                     stream_above=stream_above,
                      **({"population": population} if population else {}),
                      **({"sweep": sweeps} if sweeps else {}), **overrides)
     except RunExists as exc:

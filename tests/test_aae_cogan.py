@@ -53,7 +53,8 @@ def test_aae_losses_by_hand():
 def test_a_none_discriminator_asked_to_judge_images_is_one_clear_error(small_data, tmp_path):
     result = run_cli("train", "aae-mnist", "--data-dir", small_data, "--out", tmp_path / "r",
                      "--set", "loss=bce", "--epochs", "1", "--quiet")
-    assert_clean_error(result, "discriminator is 'none'", "its own networks", "'bce' has none")
+    assert_clean_error(result, "discriminator judges no images", "its own networks",
+                       "'bce' has none")
     assert not list((tmp_path / "r").glob("checkpoints/*"))
 
 

@@ -144,7 +144,7 @@ def test_an_objective_network_and_state_train_in_ddp(tmp_path):
 
 
 def test_an_objective_that_judges_with_its_own_networks_trains_in_ddp(tmp_path):
-    """AAE: the preset's D is 'none' (nothing for DDP to wrap), its critic an objective
+    """AAE: the preset's D is NoDiscriminator (nothing for DDP to wrap), its critic an objective
     network on D's side, and G runs again in G's update on the encoder's codes (ctx.g):
     every weight stays identical on both ranks."""
     data = make_mnist_root(tmp_path / "data", n_train=4 * BATCH)

@@ -89,10 +89,10 @@ def test_preset_trains_samples_and_resumes_bitwise(preset, data_root, tmp_path):
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32),
-                                   (3, 64, 64)])
+                                   (3, 64, 64), (1, 128, 128), (3, 128, 128)])
 @pytest.mark.parametrize("norm", ["batch", "layer", "spectral", "none"])
 @pytest.mark.parametrize("classes", [0, 4])
-def test_dcgan_models_fit_28_and_32_pixel_images_of_any_channel_count(shape, norm, classes):
+def test_dcgan_models_fit_28_to_128_pixel_images_of_any_channel_count(shape, norm, classes):
     from ganzoo_classic.models import DCGANDiscriminator, DCGANGenerator
 
     G = DCGANGenerator(z_dim=8, out_shape=shape, base=8, num_classes=classes)

@@ -87,13 +87,14 @@ def _callback_factory(own: list, eval_every: int) -> Callable[[], list[Callback]
 
 
 def _run_options(*, out, resume, device, quiet, data_dir, precision, cuda_graphs,
-                 checkpoint_every, on_nan, on_save_error) -> RunOptions:
+                 checkpoint_every, on_nan, on_save_error, stream_above) -> RunOptions:
     """The engine's options from ``train``'s keywords (checked by RunOptions)."""
     return RunOptions(device=device, out=Path(out) if out else None,
                       data_dir=Path(data_dir) if data_dir else None,
                       resume=Path(resume) if resume else None, precision=precision,
                       cuda_graphs=cuda_graphs, quiet=quiet, checkpoint_every=checkpoint_every,
-                      on_save_error=on_save_error, on_nan=on_nan)
+                      on_save_error=on_save_error, on_nan=on_nan,
+                      stream_above=stream_above)
 
 
 def train(preset: str | Path | Preset | None = None, *, out: Path | str | None = None,
@@ -102,7 +103,8 @@ def train(preset: str | Path | Preset | None = None, *, out: Path | str | None =
           data_dir: Path | str | None = None, precision: str = "fp32",
           cuda_graphs: bool = True, checkpoint_every: int | str | None = CHECKPOINT_EVERY,
           on_nan: str = "stop", on_save_error: str = "stop", population: int | None = None,
-          sweep: Mapping[str, Sequence] | None = None, **overrides: Any) -> Run | Population:
+          sweep: Mapping[str, Sequence] | None = None, stream_above: int | str | None = None,
+          **overrides: Any) -> Run | Population:
     """Train a preset and return the :class:`Run`.
 
     ``preset`` is a registered name (``"vanilla-mnist"``), a :class:`Preset`, a preset file
@@ -114,30 +116,29 @@ def train(preset: str | Path | Preset | None = None, *, out: Path | str | None =
     ``out`` is the run directory (default ``runs/<preset>-<time>``); ``resume`` continues a
     run directory or checkpoint (only ``epochs`` and ``eval_every`` may change);
     ``device`` defaults to CUDA when available. ``callbacks`` are :class:`Callback` objects,
-    run after the built-in ones (records, sample grids, loss plot and, with ``eval_every``,
-    quality), :class:`Callback` classes (built once for each run: ``ganzoo.TensorBoard``),
-    or the names of registered callbacks (or ``{"name": ..., "kwargs": ...}``),
-    which join the preset's and so its ``config.json``.
+    run after the built-in ones (records, sample grids, loss plot, ``eval_every``'s
+    quality), :class:`Callback` classes (built once per run: ``ganzoo.TensorBoard``) or
+    registered callbacks' names (or ``{"name", "kwargs"}``), joining the ``config.json``.
     ``precision="bf16"`` autocasts the forward passes; ``cuda_graphs`` replays each CUDA
     step as one graph; ``checkpoint_every`` also checkpoints inside epochs (500 steps,
     "90s", "10m", 0: epoch ends only); ``on_nan="rollback"`` reloads the last good
     checkpoint at half the learning rates; ``on_save_error="continue"`` trains on when a
-    checkpoint cannot be written.
+    checkpoint cannot be written; images larger than ``stream_above`` ("512MB"; default:
+    half the memory available) stream from disk.
 
     ``population=K`` trains K members (seeds seed ... seed+K-1) in one vectorised step and
     returns a :class:`Population`, each member with its own callbacks (a ``Callback``
-    object given here is shared: it is called for every member, with that member's
-    ``Training``); ``sweep={"lr_g": [1e-4, 3e-4]}`` makes members of every
-    combination of the values given (learning rates, betas, seeds, the objective's numbers
-    as ``"loss.<kwarg>"``), K seeds each; resuming a population run continues all its
-    members.
+    object given here is shared: called for every member with its ``Training``);
+    ``sweep={"lr_g": [1e-4, 3e-4]}`` makes members of every combination of the values
+    (learning rates, betas, seeds, the objective's numbers as ``"loss.<kwarg>"``), K seeds
+    each; resuming a population run continues all its members.
     """
     own, named = _split_callbacks(callbacks)
     resolved = resolve(preset, resume, named, **overrides)
     options = _run_options(out=out, resume=resume, device=device, quiet=quiet,
                            data_dir=data_dir, precision=precision, cuda_graphs=cuda_graphs,
                            checkpoint_every=checkpoint_every, on_nan=on_nan,
-                           on_save_error=on_save_error)
+                           on_save_error=on_save_error, stream_above=stream_above)
     made = _callback_factory(own, resolved.train.eval_every)
     members = population if population is not None else 1
     plan = PopulationPlan(members, sweep) if sweep or population is not None else None

@@ -141,7 +141,7 @@ def build(preset: Preset, registry: Registry | None = None) -> Components:
     _check_declarations(parts, preset)
     parts.networks, parts.state = _objective_parts(parts, registry or get_registry(), preset)
     if not judges and not any(net.side == "d" for net in parts.networks.values()):
-        raise ConfigError(f"preset {preset.name!r}: the discriminator is 'none', so the "
+        raise ConfigError(f"preset {preset.name!r}: the discriminator judges no images, so the "
                           f"objective must judge with its own networks on side 'd'; loss "
                           f"{preset.loss.name!r} has none")
     return parts

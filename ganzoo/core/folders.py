@@ -240,7 +240,8 @@ def load(folder: Path, mmap: bool = False) -> Prepared | None:
     images instead of reading them."""
     try:
         info = json.loads((folder / "info.json").read_text())
-        images = np.load(folder / "images.npy", mmap_mode="r" if mmap else None)
+        # copy-on-write: a writable array (torch wraps it without a warning), file untouched
+        images = np.load(folder / "images.npy", mmap_mode="c" if mmap else None)
         labels = np.load(folder / "labels.npy")
     except (OSError, ValueError):
         return None

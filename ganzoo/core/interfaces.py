@@ -91,7 +91,7 @@ class Discriminator(nn.Module, abc.ABC):
 
 class NoDiscriminator(Discriminator):
     """The discriminator of a preset whose objective judges with its own networks (AAE's D
-    on latent codes, ``discriminator = "none"``): it has no weights, and D's optimiser
+    on latent codes, registered as ``objective-networks``): it has no weights, and D's optimiser
     trains the objective's networks on side "d". Any image shape; asked to judge an image
     (``ctx.real_out``, ``ctx.fake_out``, ``ctx.d``), it is an error naming the cause."""
 
@@ -101,8 +101,9 @@ class NoDiscriminator(Discriminator):
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         from .errors import ConfigError
 
-        raise ConfigError("this preset's discriminator is 'none': its objective judges with "
-                          "its own networks and cannot read D's outputs on images")
+        raise ConfigError("this preset's discriminator judges no images "
+                          "(ganzoo.NoDiscriminator): its objective judges with its own "
+                          "networks and cannot read D's outputs on images")
 
 
 class GANLoss(abc.ABC):

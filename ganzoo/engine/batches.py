@@ -4,13 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from ..core.errors import ConfigError
 
 
-class DeviceImages:
+class ImageBatches:
+    """An epoch's batches of uint8 images (``self.images``, N first) in a random order: what
+    the training loop iterates (:class:`DeviceImages`, or streamed from disk)."""
+
+    images: Tensor | np.ndarray
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        steps = len(self) // batch_size
+        if steps == 0:
+            raise ConfigError(f"batch size {batch_size} is larger than the dataset "
+                              f"({len(self)} images)")
+        return steps
+
+    def epoch(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """A fresh random order's batches."""
+        return self.batches(self.order(), batch_size)
+
+
+class DeviceImages(ImageBatches):
     """uint8 images (N, C, H, W) resident on ``device``; batches are scaled to [-1, 1] there.
 
     Each epoch draws a fresh random permutation (from torch's global RNG, so runs are
@@ -29,16 +51,6 @@ class DeviceImages:
         self.hflip = hflip
         # rows [0, N) as stored, rows [N, 2N) mirrored
         self._source = torch.cat([self.images, self.images.flip(-1)]) if hflip else self.images
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def steps_per_epoch(self, batch_size: int) -> int:
-        steps = len(self) // batch_size
-        if steps == 0:
-            raise ConfigError(f"batch size {batch_size} is larger than the dataset "
-                              f"({len(self)} images)")
-        return steps
 
     def order(self) -> tuple[Tensor, Tensor]:
         """One epoch's random order: rows of the stored (or mirrored) images, and of labels.
@@ -83,10 +95,6 @@ class DeviceImages:
             labels = self.labels.index_select(0, label_rows[:, batch].reshape(-1))
             yield (to_unit_range(images).view(k, batch_size, *images.shape[1:]),
                    labels.view(k, batch_size))
-
-    def epoch(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
-        """A fresh random order's batches."""
-        return self.batches(self.order(), batch_size)
 
 
 def to_unit_range(images: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ from ..core.datasets import default_data_root
 from ..core.errors import CheckpointError, ConfigError, Diverged
 from ..core.interfaces import Callback, Preset
 from . import checkpoint, distributed, environment
-from .batches import DeviceImages
+from .batches import ImageBatches
 from .callbacks import N_FIXED, Callbacks, Training, fixed_noise, standard_callbacks
 from .devices import resolve_device
 from .interrupt import GracefulStop
@@ -41,6 +41,7 @@ from .recovery import Recovery
 from .rundir import RunDir, default_run_dir, find_checkpoint, run_dir_of
 from .solo import Solo
 from .step import recapture
+from .stream import StreamedImages, training_images
 
 CallbackFactory = Callable[[], Sequence[Callback]]
 
@@ -87,8 +88,7 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
     say = (lambda msg: None) if options.quiet else (lambda msg: tqdm.write(msg, file=sys.stdout))
     resumed = _resumed(preset, options, population)
     trainee = _trainee(preset, options, device, world, resumed, population, say)
-    images, labels = trainee.dataset.load("train", data_root)
-    data = DeviceImages(images, labels, device, hflip=settings.hflip)
+    images, data = _training_data(trainee, data_root, options, device, say)
     steps_per_epoch = data.steps_per_epoch(trainee.batch)
 
     if resumed is not None:
@@ -128,6 +128,21 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
         say(last)
     say(f"Done. Samples, metrics and checkpoints are in {root.root}")
     return root.root
+
+
+def _training_data(trainee, data_root: Path, options: RunOptions, device: torch.device,
+                   say) -> tuple[torch.Tensor, ImageBatches]:
+    """The training split's images, and their batches: on the device, or streamed from
+    disk when they take more memory than ``options.stream_above`` allows."""
+    images, labels = trainee.dataset.load("train", data_root)
+    data = training_images(images, labels, device, trainee.preset.train.hflip,
+                           options.stream_above)
+    if isinstance(data, StreamedImages):
+        limit = ("half the memory available" if options.stream_above is None
+                 else f"{options.stream_above:,} bytes")
+        say(f"Streaming the {len(data):,} training images from disk: they take more than "
+            f"{limit}")
+    return images, data
 
 
 def _trainee(preset: Preset, options: RunOptions, device: torch.device,
@@ -170,7 +185,7 @@ def _resumed(preset: Preset, options: RunOptions, population: PopulationPlan | N
     return resumed
 
 
-def _epochs(trainee, trainings: list[Training], data: DeviceImages, recovery: Recovery,
+def _epochs(trainee, trainings: list[Training], data: ImageBatches, recovery: Recovery,
             hooks: list[Callbacks], resumed: checkpoint.Checkpoint | None, quiet: bool) -> None:
     """Every epoch from the start: its steps, each member's record and callbacks, its
     checkpoint; a divergence rolls back when the options say so."""
@@ -205,7 +220,7 @@ def _epochs(trainee, trainings: list[Training], data: DeviceImages, recovery: Re
             epoch += 1
 
 
-def run_epoch(epoch: int, trainee, data: DeviceImages, recovery: Recovery, stop: GracefulStop,
+def run_epoch(epoch: int, trainee, data: ImageBatches, recovery: Recovery, stop: GracefulStop,
               resumed: checkpoint.Checkpoint | None, quiet: bool = False) -> list[dict]:
     """The steps of one epoch (from where ``resumed`` stopped inside it, if given), with
     checkpoints inside it on the options' cadence or on a signal; returns its records (one,

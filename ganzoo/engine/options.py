@@ -31,6 +31,24 @@ def parse_cadence(every: int | str | None) -> tuple[int | None, float | None]:
     return (None, number * scale) if scale else (int(number), None)
 
 
+SIZE_UNITS = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "b": 1}
+
+
+def parse_size(size: int | str | None, name: str = "stream_above") -> int | None:
+    """A size in bytes: 5000, "512MB", "2GB", "0"; None or "auto" stays None."""
+    if size is None or str(size).strip().lower() == "auto":
+        return None
+    text = str(size).strip().lower().replace(" ", "")
+    unit = next((u for u in SIZE_UNITS if text.endswith(u)), "")
+    try:
+        number = float(text[:len(text) - len(unit)]) * SIZE_UNITS.get(unit, 1)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise ConfigError(f"{name}: expected a size (5000, 512MB, 2GB) or auto, got {size!r}")
+    return int(number)
+
+
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{name}: choose from {', '.join(allowed)}; got {value!r}")
@@ -51,9 +69,13 @@ class RunOptions:
     checkpoint_every: int | str | None = CHECKPOINT_EVERY
     on_save_error: str = "stop"  # see ON_SAVE_ERROR
     on_nan: str = "stop"  # see ON_NAN
+    # stream the training images from disk when they take more bytes than this (with flips:
+    # twice the images); None: half the memory available when the run starts
+    stream_above: int | str | None = None
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        self.stream_above = parse_size(self.stream_above)
         _choice("on_save_error", self.on_save_error, ON_SAVE_ERROR)
         _choice("on_nan", self.on_nan, ON_NAN)
         self.checkpoint_every_steps, self.checkpoint_every_s = parse_cadence(

@@ -61,7 +61,7 @@ def ganzoo_register_discriminators(register):
     register("coupled", CoupledDiscriminator,
              summary="CoGAN: two conv discriminators sharing their last layers; a logit "
                      "per domain")
-    register("none", NoDiscriminator,
+    register("objective-networks", NoDiscriminator,
              summary="no image D: the objective judges with its own networks (AAE)")
 
 

@@ -27,5 +27,5 @@ class ImageFolder(Dataset):
         self.name = f"folder-{self.files.path.name}-{self.files.key[:8]}"
 
     def load(self, split: str, root: Path) -> tuple[Tensor, Tensor]:
-        prepared = self.files.prepared(root)
+        prepared = self.files.prepared(root, mmap=True)  # read as needed: may stream
         return torch.from_numpy(prepared.images), torch.from_numpy(prepared.labels)
