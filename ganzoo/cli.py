@@ -293,8 +293,11 @@ def report(runs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--member", metavar="I|best|all", default="all", show_default=True,
               help="A population run: score member I, the best one, or all of them.")
+@click.option("--metrics", default="fid,is", show_default=True, metavar="fid,is,kid,pr",
+              help="Also kid (kernel distance) and pr (precision and recall, k = 3), on the "
+                   "same features; fid and is are always reported.")
 def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: Path | None,
-             no_floor: bool, as_json: bool, member: str) -> None:
+             no_floor: bool, as_json: bool, member: str, metrics: str) -> None:
     """Score the generator of a run directory or checkpoint (SOURCE).
 
     Prints the Frechet distance on the dataset's evaluator network, the classifier score,
@@ -305,7 +308,8 @@ def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: 
     """
     run = ganzoo.load(source, None if member == "all" else member)
     scores = run.evaluate(count, device=device, data_dir=data_dir, seed=seed,
-                          floor=not no_floor, progress=lambda msg: click.echo(msg, err=True))
+                          floor=not no_floor, progress=lambda msg: click.echo(msg, err=True),
+                          metrics=[m.strip() for m in metrics.split(",") if m.strip()])
     click.echo(json.dumps(scores.to_dict(), indent=2) if as_json else str(scores))
 
 

@@ -160,6 +160,12 @@ def test_a_folder_trains_one_epoch_at_32_px_and_resumes(mixed, tmp_path):
     grid = tmp_path / "grid.png"
     assert run_cli("sample", tmp_path / "run", "-n", "4", "-o", grid).exit_code == 0
     assert Image.open(grid).mode == "RGB"
+    first = mixed / "dogs" / "0.jpg"  # a changed file: prepared anew, in a cache of its own
+    os.utime(first, ns=(0, first.stat().st_mtime_ns + 10**9))
+    changed = run_cli("train", "dcgan-folder", "--data-dir", data, "--out", tmp_path / "new",
+                      "--epochs", "1", *sets, *QUICK)
+    assert changed.exit_code == 0 and changed.output.count("Warning: skipped") == 3
+    assert len(list((data / "prepared").iterdir())) == 2
 
 
 def test_folder_labels_reach_a_conditional_preset(mixed, tmp_path):

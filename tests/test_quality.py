@@ -155,6 +155,40 @@ def test_eval_command_prints_metrics_and_json(tmp_path, mnist_root, cheap_evalua
     assert report["floor"]["fid"] < report["generator"]["fid"]
 
 
+def test_precision_and_recall_on_known_point_clouds():
+    from ganzoo.evaluation.manifold import precision_recall
+
+    cloud = torch.randn(400, 8, generator=torch.Generator().manual_seed(0))
+    assert precision_recall(cloud, cloud.clone()) == (1.0, 1.0)  # identical: both 1
+    assert precision_recall(cloud, cloud + 100) == (0.0, 0.0)  # disjoint: both 0
+    # the data: two far-apart clusters A and B; samples of A alone cover only A's half, and
+    # samples half of A, half of a third cluster far from both are half real
+    a, b, far = cloud[:200], cloud[200:] + 100, cloud[200:] - 100
+    assert precision_recall(torch.cat([a, b]), a.clone()) == (1.0, 0.5)
+    assert precision_recall(torch.cat([a, b]), torch.cat([a, far])) == (0.5, 0.5)
+
+
+def test_kid_and_precision_recall_are_reported_when_asked(tmp_path, mnist_root,
+                                                          cheap_evaluator):
+    assert run_cli(*train_args(mnist_root, tmp_path / "run")).exit_code == 0
+    table = run_cli("eval", tmp_path / "run", "-n", 200, "--data-dir", mnist_root,
+                    "--metrics", "fid,is,kid,pr")
+    assert table.exit_code == 0, table.output
+    assert "generator: KID" in table.output and "precision" in table.output
+    assert "200 samples, small-cnn features vs the mnist test split" in table.output
+    as_json = run_cli("eval", tmp_path / "run", "-n", 200, "--data-dir", mnist_root, "--json",
+                      "--metrics", "kid,pr")
+    report = json.loads(as_json.output[as_json.output.index("{"):])
+    for side in ("generator", "floor"):
+        assert {"kid", "kid_std", "precision", "recall"} <= set(report[side])
+    assert report["floor"]["recall"] > report["generator"]["recall"]
+    assert report["floor"]["kid"] < report["generator"]["kid"]
+    plain = run_cli("eval", tmp_path / "run", "-n", 200, "--data-dir", mnist_root, "--json")
+    assert "kid" not in json.loads(plain.output[plain.output.index("{"):])["generator"]
+    bad = run_cli("eval", tmp_path / "run", "--data-dir", mnist_root, "--metrics", "fid,ssim")
+    assert_clean_error(bad, "metrics: choose from fid, is, kid, pr; got ssim")
+
+
 def test_eval_rejects_a_file_that_is_not_a_checkpoint(tmp_path, mnist_root):
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 40)
     assert_clean_error(run_cli("eval", tmp_path / "junk.safetensors", "--data-dir", mnist_root))

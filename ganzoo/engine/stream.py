@@ -10,6 +10,7 @@ resumption in the middle of an epoch); only how rows are grouped differs.
 
 from __future__ import annotations
 
+import atexit
 import math
 import queue
 import threading
@@ -90,22 +91,28 @@ class StreamedImages(ImageBatches):
         stop = threading.Event()
         pin = self.device.type == "cuda"
 
+        def hand(item) -> bool:
+            """Queue ``item`` unless told to stop; False: stopped."""
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def work() -> None:
             reader = _ChunkReader(self.images, self.chunk)
             try:
                 for i in steps:
                     batch = [reader.gather(r) for r in rows(i)]
-                    item = [b.pin_memory() for b in batch] if pin else batch
-                    while not stop.is_set():
-                        try:
-                            out.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
+                    if not hand([b.pin_memory() for b in batch] if pin else batch):
+                        return
             except BaseException as exc:  # handed to the consumer, raised there
-                out.put(exc)
+                hand(exc)
 
         thread = threading.Thread(target=work, name="ganzoo-stream", daemon=True)
+        _RUNNING.add((stop, thread))
         thread.start()
         try:
             for _ in steps:
@@ -113,8 +120,25 @@ class StreamedImages(ImageBatches):
                 if isinstance(item, BaseException):
                     raise item
                 yield item
-        finally:
-            stop.set()  # the consumer stopped (an epoch's end, a signal): let the thread end
+        finally:  # an epoch's end, an error, a signal: the thread ends before we go on
+            _finish(stop, thread)
+
+
+# The streaming threads alive: stopped and joined at exit, so none is inside a torch op while
+# the interpreter shuts down (which aborts the process).
+_RUNNING: set[tuple[threading.Event, threading.Thread]] = set()
+
+
+def _finish(stop: threading.Event, thread: threading.Thread) -> None:
+    stop.set()
+    thread.join(timeout=10)
+    _RUNNING.discard((stop, thread))
+
+
+@atexit.register
+def _finish_all() -> None:
+    for stop, thread in list(_RUNNING):
+        _finish(stop, thread)
 
 
 class _ChunkReader:

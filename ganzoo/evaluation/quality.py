@@ -34,12 +34,17 @@ from ..core.errors import ConfigError
 from ..core.fileio import atomic_write_bytes
 from ..core.interfaces import ComponentRef, Dataset, Evaluator, Generator
 from ..engine.batches import DeviceImages, to_unit_range
+from .manifold import precision_recall
 
 EVALUATOR_FORMAT = "ganzoo-evaluator/1"
 EVALUATOR_SEED = 0
 EVAL_SAMPLES = 10_000  # samples scored by `ganzoo eval` and by --eval-every
 CHUNK = 1000  # images per evaluator forward pass
 MODE_SHARE = 0.1  # a class is covered with >= 10% of its uniform share of the samples
+# metrics computed when asked for (``ganzoo eval --metrics``); FID, the classifier score
+# ("is": the Inception-Score formula) and the modes are always
+EXTRA_METRICS = ("kid", "pr")
+METRICS = ("fid", "is", *EXTRA_METRICS)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ class Quality:
     n: int
     class_accuracy: float | None = None  # conditional generators: asked class == seen class
     worst_class_accuracy: float | None = None
+    # asked for (EXTRA_METRICS): KID (mean, std over subsets), precision and recall (k = 3)
+    kid: float | None = None
+    kid_std: float | None = None
+    precision: float | None = None
+    recall: float | None = None
 
     def as_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -62,6 +72,15 @@ class Quality:
         if self.class_accuracy is not None:
             text += (f", class accuracy {self.class_accuracy:.1%} "
                      f"(worst class {self.worst_class_accuracy:.1%})")
+        return text + self.extra_summary()
+
+    def extra_summary(self) -> str:
+        """The metrics asked for beyond the defaults, as ", KID ..., precision ..."."""
+        text = ""
+        if self.kid is not None:
+            text += f", KID {self.kid:.4f} ± {self.kid_std:.4f}"
+        if self.precision is not None:
+            text += f", precision {self.precision:.3f}, recall {self.recall:.3f}"
         return text
 
 
@@ -185,11 +204,14 @@ class Scorer:
     first domain; by default the images themselves)."""
 
     def __init__(self, evaluator: Evaluator, reference: Tensor, device: torch.device,
-                 view: Callable[[Tensor], Tensor] = _itself) -> None:
+                 view: Callable[[Tensor], Tensor] = _itself, metrics: Iterable[str] = ()
+                 ) -> None:
         from torchmetrics.image.fid import FrechetInceptionDistance
 
         self.evaluator, self.device, self.view = evaluator, device, view
+        self.extra = {m for m in metrics if m in EXTRA_METRICS}  # beyond the defaults
         features, _ = self._embed_all(_unit_batches(reference, device))
+        self.reference = features  # the test split's, for KID and precision / recall
         self.fid = FrechetInceptionDistance(feature=_Given(features.shape[1]),
                                             reset_real_features=False).to(device)
         self.fid.update(features, real=True)
@@ -232,7 +254,27 @@ class Scorer:
             accuracy = {"class_accuracy": hit.mean().item(),
                         "worst_class_accuracy": min(per_class)}
         return Quality(fid=max(fid, 0.0), classifier_score=classifier_score, modes=modes,
-                       num_classes=num_classes, kl_uniform=kl, n=n, **accuracy)
+                       num_classes=num_classes, kl_uniform=kl, n=n, **accuracy,
+                       **self._extra_metrics(features))
+
+    def _extra_metrics(self, features: Tensor) -> dict[str, float]:
+        """KID (torchmetrics: 100 subsets of up to 1,000) and precision / recall (k = 3)
+        of ``features`` against the test split's, where asked for."""
+        out: dict[str, float] = {}
+        if "kid" in self.extra:
+            from torchmetrics.image.kid import KernelInceptionDistance
+
+            size = min(1000, len(features), len(self.reference))
+            kid = KernelInceptionDistance(feature=_Given(features.shape[1]), subset_size=size)
+            kid.update(self.reference, real=True)
+            kid.update(features, real=False)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)  # KID draws its subsets
+                mean, std = kid.compute()
+            out.update(kid=mean.item(), kid_std=std.item())
+        if "pr" in self.extra:
+            out["precision"], out["recall"] = precision_recall(self.reference, features)
+        return out
 
     def score_generator(self, generator: Generator, n: int = EVAL_SAMPLES,
                         seed: int = 0) -> Quality:
@@ -275,13 +317,14 @@ def first_domain(dataset: Dataset) -> Callable[[Tensor], Tensor]:
 
 
 def scorer_for(dataset: Dataset, data_root: Path, device: torch.device,
-               say: Callable[[str], None] = print) -> tuple[Scorer, dict]:
+               say: Callable[[str], None] = print, metrics: Iterable[str] = ()
+               ) -> tuple[Scorer, dict]:
     """A scorer of ``dataset``'s samples against the test split of the dataset that scores
-    them, and its evaluator's record."""
+    them (with ``metrics`` beyond the defaults), and its evaluator's record."""
     scoring = scored_by(dataset)
     evaluator, info = load_evaluator(scoring, data_root, device, say)
     test_images, _ = scoring.load("test", data_root)
-    return Scorer(evaluator, test_images, device, first_domain(dataset)), info
+    return Scorer(evaluator, test_images, device, first_domain(dataset), metrics), info
 
 
 def floor(scorer: Scorer, dataset: Dataset, data_root: Path, n: int = EVAL_SAMPLES,

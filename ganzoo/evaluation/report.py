@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core.build import build_component
 from ..core.datasets import default_data_root
+from ..core.errors import ConfigError
 from ..engine.devices import resolve_device
-from .quality import EVAL_SAMPLES, Quality, floor, scorer_for
+from .quality import EVAL_SAMPLES, METRICS, Quality, floor, scorer_for
 from .sampling import load_generator
 from .structure import (
     categorical_code,
@@ -80,6 +81,7 @@ class Report:
 
     def __str__(self) -> str:
         ev = self.evaluator
+        evaluated = f"{ev['evaluator']} features vs the {ev['dataset']} test split"
         rows = [("generator", self.generator)] if self.domains is None else \
             [(f"generator {name}", q) for name, q in self.domains.items()]
         rows = [(label, q) for label, q in (*rows, ("floor (real)", self.floor)) if q]
@@ -91,6 +93,8 @@ class Report:
                  f"{'KL(classes||uniform)':>22}"]
         lines += [f"{label:{width}}{q.fid:9.2f}{q.classifier_score:18.2f}"
                   f"{q.modes:>5}/{q.num_classes:<2}{q.kl_uniform:22.4f}" for label, q in rows]
+        lines += [f"{label}: {q.extra_summary()[2:]} ({q.n:,} samples, {evaluated})"
+                  for label, q in rows if q.extra_summary()]
         q = self.generator
         if q.class_accuracy is not None:
             lines.append(f"class asked for = class seen in {q.class_accuracy:.1%} of the "
@@ -112,17 +116,21 @@ class Report:
 
 def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = None,
              data_dir: Path | str | None = None, seed: int = 0, with_floor: bool = True,
-             say: Callable[[str], None] = print) -> Report:
+             say: Callable[[str], None] = print, metrics: Sequence[str] = ()) -> Report:
     """Score the generator of a run directory or checkpoint (its EMA weights when kept)
     with its dataset's evaluator network, trained and cached in the data root on first use.
 
-    ``say`` receives progress lines (the evaluator's training, when it runs).
+    ``say`` receives progress lines (the evaluator's training, when it runs); ``metrics``
+    adds "kid" and "pr" (precision and recall) to FID, classifier score ("is") and modes.
     """
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise ConfigError(f"metrics: choose from {', '.join(METRICS)}; got {', '.join(unknown)}")
     dev = resolve_device(device)
     data_root = Path(data_dir) if data_dir else default_data_root()
     generator, preset, epoch = load_generator(Path(source), dev)
     dataset = build_component("dataset", preset.dataset)
-    scorer, evaluator = scorer_for(dataset, data_root, dev, say)
+    scorer, evaluator = scorer_for(dataset, data_root, dev, say, metrics)
     codes = code_accuracy(scorer, generator, n, seed) if categorical_code(generator) else None
     code_share, code_classes = codes or (None, None)
     domains, agreement = domain_scores(scorer, generator, dataset, n, seed) or (None, None)

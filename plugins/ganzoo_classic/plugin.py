@@ -32,6 +32,7 @@ from .objectives import (
     SoftmaxGAN,
 )
 from .optimizers import rmsprop, sgd
+from .resnet import ResNetDiscriminator, ResNetGenerator
 from .schedules import CosineDecay, LinearDecay, StepDecay, Warmup
 
 ganzoo_requires = ("vanilla",)  # the Fashion-MNIST evaluator builds on vanilla's CNN
@@ -45,6 +46,8 @@ def ganzoo_register_generators(register):
              summary="class-conditional MLP generator: [z, label embedding] -> image")
     register("infogan", InfoGANGenerator,
              summary="DCGAN generator fed [z, one-hot c1, continuous c2...] (InfoGAN codes)")
+    register("resnet", ResNetGenerator,
+             summary="SN-GAN's ResNet generator (Miyato et al. 2018): up-blocks, width=256")
     register("coupled", CoupledGenerator,
              summary="CoGAN: two DCGAN-style generators sharing their first layers; the "
                      "domains side by side")
@@ -58,6 +61,8 @@ def ganzoo_register_discriminators(register):
              summary="class-conditional MLP discriminator with a projection head")
     register("autoencoder", AutoencoderDiscriminator,
              summary="conv autoencoder D (EBGAN, BEGAN): energy=l2|l1 reconstruction error")
+    register("resnet", ResNetDiscriminator,
+             summary="SN-GAN's ResNet discriminator, spectrally normalised; width=128")
     register("coupled", CoupledDiscriminator,
              summary="CoGAN: two conv discriminators sharing their last layers; a logit "
                      "per domain")
