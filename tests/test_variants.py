@@ -517,3 +517,66 @@ def test_cluster_purity_counts_each_clusters_most_common_class(small_data, tmp_p
         purity = cluster_purity(run.root, mnist, small_data, torch.device("cpu"))
     expected = labels.bincount().max().item() / len(labels) if constant else 1.0
     assert purity == pytest.approx(expected)
+
+
+class LinearCritic(ganzoo.Discriminator):
+    """C(x) = w . x: its gradient is w everywhere, so R1 = R2 = |w|^2 per image."""
+
+    def __init__(self):
+        super().__init__((1, 2, 2))
+        self.w = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5, 3.0]))
+
+    def forward(self, x, labels=None):
+        return x.flatten(1) @ self.w
+
+
+def test_r3gan_pairs_real_and_fake_and_penalises_both_gradients_by_hand():
+    from ganzoo_classic.objectives import RelativisticPairing
+
+    from ganzoo.core.context import Batch, Models, StepContext, Updates
+
+    D = LinearCritic()
+    real, fake = torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2)
+    c_real, c_fake = real.flatten(1) @ D.w, fake.flatten(1) @ D.w
+    square = D.w.square().sum()
+    for every, d_updates, penalised in ((1, 0, True), (4, 1, False), (4, 8, True)):
+        objective = RelativisticPairing(gamma=0.5, every=every)
+        ctx = StepContext("d", Batch(real, None, torch.zeros(3, 1), fake), Models(D, D),
+                          updates=Updates(0, d_updates, objective.lazy))
+        expected = F.softplus(-(c_real - c_fake)).mean()
+        if penalised:  # gamma / 2 (R1 + R2), weighted by every when lazy
+            expected = expected + every * 0.5 / 2 * 2 * square
+        assert objective.d_loss(ctx).item() == pytest.approx(expected.item(), rel=1e-5)
+    ctx = StepContext("g", Batch(real, None, torch.zeros(3, 1), fake), Models(D, D))
+    assert objective.g_loss(ctx).item() == pytest.approx(
+        F.softplus(-(c_fake - c_real)).mean().item(), rel=1e-5)
+
+
+def test_the_first_d_pass_of_a_d_update_goes_through_ddp_whichever_field_asks():
+    from ganzoo.core.context import Batch, Models, StepContext
+
+    D, passes = LinearCritic(), []
+
+    def wrapper(x, *labels):
+        passes.append("wrapper")
+        return D(x, *labels)
+
+    batch = Batch(torch.randn(2, 1, 2, 2), None, torch.zeros(2, 1), torch.randn(2, 1, 2, 2))
+    ctx = StepContext("d", batch, Models(D, wrapper))
+    ctx.d(batch.real)
+    ctx.d(batch.fake)
+    assert passes == ["wrapper"] and ctx.real_out is not None and passes == ["wrapper"]
+    StepContext("g", batch, Models(D, wrapper)).d(batch.real)  # D is frozen in G's update
+    assert passes == ["wrapper"]
+
+
+def test_r3gan_trains_with_lazy_penalties_and_a_population_says_why_in_turn(small_data,
+                                                                          tmp_path):
+    run = ganzoo.train("dcgan-mnist", out=tmp_path / "solo", data_dir=small_data, epochs=1,
+                       batch_size=32, quiet=True, loss={"name": "r3gan", "kwargs": {"every": 4}})
+    assert all(math.isfinite(run.history[-1][k]) for k in ("loss_d", "loss_g"))
+    result = run_cli("train", "dcgan-mnist", "--data-dir", small_data, "--out", tmp_path / "pop",
+                     "--population", "2", "--epochs", "1", "--set", "batch_size=32",
+                     "--set", "loss=r3gan")
+    assert result.exit_code == 0, result.output
+    assert "cannot run under torch.func.vmap" in result.output

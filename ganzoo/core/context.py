@@ -152,7 +152,7 @@ class StepContext:
       With an augment, D sees every image through it (``real`` and ``fake`` stay as they
       were).
     - ``d(x)``: D's output for any images, differentiable in ``x``, outside autocast (for
-      penalties).
+      penalties). D's first pass in a D update, by whichever field, goes through DDP.
     - ``g(noise, labels=None)``: G's images for any noise (an autoencoder's codes: AAE), in
       the update's precision as float32, differentiable in ``noise`` and, in G's update, in
       G's weights; a conditional G gets ``labels`` (default: this update's).
@@ -180,6 +180,7 @@ class StepContext:
         self._cond = (batch.labels,) if models.discriminator.num_classes else ()
         self._seen = models.augment or (lambda x: x)  # what D sees of an image
         self._real_out, self._fake_out = outputs
+        self._judged = False  # whether D has run in this update (DDP: once through call_d)
 
     def due(self, term: str) -> bool:
         """Whether the objective's lazy term ``term`` runs in this update."""
@@ -200,8 +201,17 @@ class StepContext:
         return autocast(self._precision, self.real.device)
 
     def d(self, x: Tensor) -> DOutput:
-        """D's output for images ``x`` (with this update's labels, for a conditional D)."""
-        return as_output(self._D(self._seen(x), *self._cond)).float()
+        """D's output for images ``x`` (with this update's labels, for a conditional D,
+        repeated for k x N images)."""
+        cond = tuple(c.repeat(len(x) // len(c)) for c in self._cond)
+        return as_output(self._judge()(self._seen(x), *cond)).float()
+
+    def _judge(self) -> Callable:
+        """What D's next pass goes through: ``call_d`` (the DDP wrapper, in a distributed
+        run) for the first pass of a D update, however a loss asks for it; D after."""
+        first = self.update == "d" and not self._judged
+        self._judged = True
+        return self._call_d if first else self._D
 
     def g(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
         """G's images for ``noise`` (with ``labels``, default this update's, for a
@@ -240,13 +250,13 @@ class StepContext:
     def _both(self) -> None:
         """D on real and fake in a D update: the first pass goes through ``call_d`` (the
         DDP wrapper in a distributed run)."""
-        D, cond, seen = self._D, self._cond, self._seen
+        D, cond, seen, first = self._D, self._cond, self._seen, self._judge()
         with self._autocast():
             if D.batch_dependent:  # its batch statistics must not mix real and fake
-                self._real_out = as_output(self._call_d(seen(self.real), *cond)).float()
+                self._real_out = as_output(first(seen(self.real), *cond)).float()
                 self._fake_out = as_output(D(seen(self.fake), *cond)).float()
             else:
                 both = tuple(torch.cat([c, c]) for c in cond)
                 images = seen(torch.cat([self.real, self.fake]))
-                out = as_output(self._call_d(images, *both)).float()
+                out = as_output(first(images, *both)).float()
                 self._real_out, self._fake_out = out.split(self.real.shape[0])

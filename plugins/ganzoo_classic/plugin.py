@@ -28,6 +28,7 @@ from .objectives import (
     ClusterGAN,
     InfoGAN,
     RelativisticAverage,
+    RelativisticPairing,
     SemiSupervised,
     SoftmaxGAN,
 )
@@ -82,6 +83,9 @@ def ganzoo_register_losses(register):
     register("dragan", DRAGAN, summary="non-saturating loss, gradient penalty near the real "
                                        "data; weight=10")
     register("bgan", BoundarySeeking, summary="boundary-seeking GAN")
+    register("r3gan", RelativisticPairing,
+             summary="R3GAN's relativistic pairing loss with R1 and R2 penalties; gamma=0.05, "
+                     "every=1 (lazy: every N D updates)")
     register("ragan", RelativisticAverage, summary="relativistic average (non-saturating)")
     register("softmax-gan", SoftmaxGAN, summary="softmax GAN (a partition function over the "
                                                 "real and fake batch)")
