@@ -13,6 +13,11 @@ import ganzoo
 
 QUICK = ("--set", "batch_size=32", "--set", "sample_every=1", "--checkpoint-every", "0",
          "--quiet")
+NARROW = ("--set", "generator.width=32", "--set", "discriminator.width=32")  # SN-GAN: small
+
+
+def small(preset):
+    return NARROW if preset.startswith("sngan") else ()
 
 
 def write_fake_cifar(root, per_batch=64, test=64):
@@ -90,13 +95,14 @@ def test_missing_cifar_offline_says_where_to_put_it(tmp_path, monkeypatch):
     assert [line[:6] for line in result.output.splitlines()] == ["Error:"]
 
 
-@pytest.mark.parametrize("preset", ["dcgan-cifar10", "cdcgan-cifar10", "sngan-cifar10"])
+@pytest.mark.parametrize("preset", ["dcgan-cifar10", "cdcgan-cifar10", "sngan-cifar10",
+                                    "sngan-diffaugment-cifar10"])
 def test_cifar_presets_train_and_resume_bitwise(preset, cifar_root, tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     for out, epochs in ((straight, "2"), (split, "1"), (split, "2")):
         where = ("--resume", out) if out == split and epochs == "2" else ("--out", out)
         result = run_cli("train", preset, "--data-dir", cifar_root, *where, "--epochs",
-                         epochs, *QUICK)
+                         epochs, *QUICK, *(small(preset) if where[0] == "--out" else ()))
         assert result.exit_code == 0, result.output
     a = load_file(straight / "checkpoints" / "epoch-0001.safetensors")
     b = load_file(split / "checkpoints" / "epoch-0001.safetensors")
@@ -111,7 +117,8 @@ def test_cifar_presets_train_as_a_population(preset, cifar_root, tmp_path):
     why: torch's spectral norm updates its power-iteration vectors with an out= division,
     which vmap cannot batch."""
     result = run_cli("train", preset, "--data-dir", cifar_root, "--out",
-                     tmp_path / "pop", "--population", "2", "--epochs", "1", *QUICK[:4])
+                     tmp_path / "pop", "--population", "2", "--epochs", "1", *QUICK[:4],
+                     *small(preset))
     assert result.exit_code == 0, result.output
     if preset == "sngan-cifar10":
         assert "cannot run under torch.func.vmap" in result.output

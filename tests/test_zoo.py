@@ -55,6 +55,7 @@ def test_every_preset_is_listed_with_summary_and_provider():
     assert result.exit_code == 0
     lines = [line for line in result.output.splitlines() if line.startswith("  ")]
     colour = ["dcgan-cifar10", "cdcgan-cifar10", "sngan-cifar10",  # tests/test_cifar
+              "sngan-diffaugment-cifar10",
               "dcgan-folder"]  # tests/test_folders
     assert sorted(line.split()[0] for line in lines) == sorted(PRESETS + colour)
     assert all(line.rstrip().endswith("]") and "ganzoo" in line for line in lines)
