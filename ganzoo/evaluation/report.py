@@ -134,8 +134,11 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
     codes = code_accuracy(scorer, generator, n, seed) if categorical_code(generator) else None
     code_share, code_classes = codes or (None, None)
     domains, agreement = domain_scores(scorer, generator, dataset, n, seed) or (None, None)
+    # coupled images: their first domain's score is the generator's (the same samples)
+    quality = next(iter(domains.values())) if domains else scorer.score_generator(
+        generator, n, seed)
     return Report(source=str(source), preset=preset.name, epoch=epoch, n=n,
-                  generator=scorer.score_generator(generator, n, seed),
+                  generator=quality,
                   floor=floor(scorer, dataset, data_root, n, seed) if with_floor else None,
                   evaluator=evaluator, code_accuracy=code_share, code_classes=code_classes,
                   d_accuracy=discriminator_accuracy(Path(source), dataset, data_root, dev),
