@@ -10,9 +10,11 @@ CARRY=.gpu-carry
 PY=${PYTHON:-python3}
 rm -rf "$CARRY" && mkdir -p "$CARRY/wheels" "$CARRY/data/MNIST/raw"
 # the GPU image has torch, torchvision, click, pluggy, safetensors, torchmetrics, scipy, tqdm,
-# matplotlib and pytest with its plugins (the device tool's KINDS.md); not tomli-w
+# matplotlib and pytest with its plugins (the device tool's KINDS.md); not tomli-w, nor
+# torch-fidelity (ganzoo's metrics)
 "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    --python-version 3.12 --implementation cp --platform any -d "$CARRY/wheels" "tomli-w>=1.0"
+    --python-version 3.12 --implementation cp --platform any -d "$CARRY/wheels" "tomli-w>=1.0" \
+    "torch-fidelity>=0.4"
 # MNIST through ganzoo's own route (torchvision, else the package index), then gzipped
 "$PY" - "$CARRY/data" <<'PY'
 import gzip

@@ -296,8 +296,15 @@ def report(runs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--metrics", default="fid,is", show_default=True, metavar="fid,is,kid,pr",
               help="Also kid (kernel distance) and pr (precision and recall, k = 3), on the "
                    "same features; fid and is are always reported.")
+@click.option("--features", type=click.Choice(["domain", "inception"]),
+              help="The network whose features the metrics compare: the dataset's evaluator "
+                   "(the default where it has one) or Inception-v3 (the literature's).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="A local copy of the Inception weights "
+                                   "(weights-inception-2015-12-05-6726825d.pth).")
 def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: Path | None,
-             no_floor: bool, as_json: bool, member: str, metrics: str) -> None:
+             no_floor: bool, as_json: bool, member: str, metrics: str, features: str | None,
+             inception_weights: Path | None) -> None:
     """Score the generator of a run directory or checkpoint (SOURCE).
 
     Prints the Frechet distance on the dataset's evaluator network, the classifier score,
@@ -305,11 +312,15 @@ def eval_cmd(source: Path, count: int, seed: int, device: str | None, data_dir: 
     the floor, for real training images, both against the test split. For a population,
     each member and the distribution over them (median, IQR, min, max) and the best. For
     coupled images (CoGAN), each domain and how often the domains show one class.
+
+    With --features inception: FID and Inception Score on Inception-v3's features, as papers
+    report them (the weights are fetched once into the data root, or --inception-weights).
     """
     run = ganzoo.load(source, None if member == "all" else member)
     scores = run.evaluate(count, device=device, data_dir=data_dir, seed=seed,
                           floor=not no_floor, progress=lambda msg: click.echo(msg, err=True),
-                          metrics=[m.strip() for m in metrics.split(",") if m.strip()])
+                          metrics=[m.strip() for m in metrics.split(",") if m.strip()],
+                          features=features, inception_weights=inception_weights)
     click.echo(json.dumps(scores.to_dict(), indent=2) if as_json else str(scores))
 
 

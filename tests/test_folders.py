@@ -211,11 +211,16 @@ def test_data_check_shows_counts_classes_skips_and_a_grid(mixed, tmp_path):
     assert_clean_error(missing, "does not exist")
 
 
-def test_eval_of_an_unlabelled_folder_says_what_would_apply(mixed, tmp_path):
+def test_eval_of_an_unlabelled_folder_says_what_would_apply(mixed, tmp_path, monkeypatch):
+    from ganzoo.evaluation import inception
+
     run = tmp_path / "run"
     result = run_cli("train", "dcgan-folder", "--data-dir", tmp_path, "--out", run,
                      "--epochs", "1", "--set", f"dataset.path={mixed}",
                      "--set", "dataset.resolution=16", *QUICK)
     assert result.exit_code == 0, result.output
-    scored = run_cli("eval", run, "--data-dir", tmp_path)
+    scored = run_cli("eval", run, "--data-dir", tmp_path, "--features", "domain")
     assert_clean_error(scored, "names no evaluator network", "dataset.labels=folders")
+    monkeypatch.setattr(inception, "WEIGHTS_URL", "http://127.0.0.1:9/weights.pth")
+    scored = run_cli("eval", run, "--data-dir", tmp_path)  # the default: Inception features
+    assert_clean_error(scored, "could not be fetched", "--inception-weights FILE")

@@ -10,10 +10,13 @@ import pytest
 import torch
 from helpers import assert_clean_error, run_cli
 
-from ganzoo import ConfigError, Evaluator
+from ganzoo import ConfigError, DataError, Evaluator
 from ganzoo.core.build import build_component
 from ganzoo.core.plugins import get_registry
+from ganzoo.evaluation import inception
 from ganzoo.evaluation.quality import Scorer, evaluator_path, load_evaluator, scorer_for
+
+UNREACHABLE = "http://127.0.0.1:9/weights.pth"  # refused at once, online or not
 
 
 class Probe(Evaluator):
@@ -115,12 +118,17 @@ def test_an_unreadable_evaluator_cache_is_rebuilt(mnist_root, cheap_evaluator):
     assert len(said) == 3
 
 
-def test_a_dataset_without_an_evaluator_cannot_be_scored(mnist_root, monkeypatch):
+def test_a_dataset_without_an_evaluator_is_scored_on_inception_features(mnist_root,
+                                                                        monkeypatch):
     from ganzoo_vanilla.mnist import MNIST
 
     monkeypatch.setattr(MNIST, "evaluator", None)
     with pytest.raises(ConfigError, match="names no evaluator"):
-        scorer_for(mnist(), mnist_root, torch.device("cpu"))
+        scorer_for(mnist(), mnist_root, torch.device("cpu"), features="domain")
+    monkeypatch.setattr(inception, "WEIGHTS_URL", UNREACHABLE)
+    with pytest.raises(DataError, match="--inception-weights FILE"):  # the default: Inception
+        scorer_for(mnist(), mnist_root, torch.device("cpu"), say=lambda msg: None)
+    assert not (mnist_root / "inception").exists()
 
 
 def train_args(mnist_root, out, *extra):
@@ -156,7 +164,7 @@ def test_eval_command_prints_metrics_and_json(tmp_path, mnist_root, cheap_evalua
 
 
 def test_precision_and_recall_on_known_point_clouds():
-    from ganzoo.evaluation.manifold import precision_recall
+    from ganzoo.evaluation.formulas import precision_recall
 
     cloud = torch.randn(400, 8, generator=torch.Generator().manual_seed(0))
     assert precision_recall(cloud, cloud.clone()) == (1.0, 1.0)  # identical: both 1

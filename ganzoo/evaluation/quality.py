@@ -1,16 +1,19 @@
-"""Sample quality measured in the dataset's own domain (no Inception weights needed).
+"""Sample quality, measured on a network's features against the dataset's test split.
 
-A dataset names an *evaluator* -- a classifier registered like any other component -- that
-ganzoo trains once on the training split and caches in the data root. Its penultimate
-features and class logits give four numbers, each against the dataset's test split:
+By default the network is the dataset's own *evaluator* -- a classifier registered like any
+other component -- that ganzoo trains once on the training split and caches in the data
+root (no Inception weights needed, and it knows the domain: digits, not ImageNet). With
+``features="inception"`` it is Inception-v3, the literature's (``inception.py``). The
+formulas are torch-fidelity's (``formulas.py``):
 
-- ``fid``: Frechet distance between feature distributions (torchmetrics), 0 is best;
-- ``classifier_score``: the Inception-Score formula on the evaluator's classes
-  (torchmetrics, 10 splits), from 1 to the number of classes, higher is better;
+- ``fid``: Frechet distance between feature distributions, 0 is best;
+- ``classifier_score``: the Inception-Score formula on the network's classes (10 splits),
+  from 1 to the number of classes, higher is better (with Inception features: the IS);
 - ``modes``: classes that receive at least a tenth of their fair share of the samples;
 - ``kl_uniform``: KL(histogram of predicted classes || uniform), 0 is best;
 - for a class-conditional generator, ``class_accuracy``: how often the evaluator sees the
-  class that was asked for (and ``worst_class_accuracy``, the lowest of any class).
+  class that was asked for (and ``worst_class_accuracy``, the lowest of any class);
+- asked for: ``kid`` and precision / recall (k = 3).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +36,10 @@ from ..core.errors import ConfigError
 from ..core.fileio import atomic_write_bytes
 from ..core.interfaces import ComponentRef, Dataset, Evaluator, Generator
 from ..engine.batches import DeviceImages, to_unit_range
-from .manifold import precision_recall
+from . import formulas
+from .featurecache import FeatureCache
+from .inception import NAME as INCEPTION
+from .inception import InceptionFeatures, digest, weights_file
 
 EVALUATOR_FORMAT = "ganzoo-evaluator/1"
 EVALUATOR_SEED = 0
@@ -45,6 +50,7 @@ MODE_SHARE = 0.1  # a class is covered with >= 10% of its uniform share of the s
 # ("is": the Inception-Score formula) and the modes are always
 EXTRA_METRICS = ("kid", "pr")
 METRICS = ("fid", "is", *EXTRA_METRICS)
+FEATURES = ("domain", "inception")  # what the metrics compare: see scorer_for
 
 
 @dataclass(frozen=True)
@@ -182,69 +188,56 @@ def _unit_batches(images: Tensor, device: torch.device) -> Iterable[Tensor]:
         yield to_unit_range(images[i:i + CHUNK].to(device))
 
 
-class _Given(nn.Module):
-    """Hands precomputed vectors to a torchmetrics metric, which expects a feature network."""
-
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.num_features = num_features
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x
-
-
 def _itself(images: Tensor) -> Tensor:
     return images
 
 
 class Scorer:
-    """Scores sets of images against the test split, with one evaluator network.
+    """Scores sets of images against the test split, on one network's features: a
+    dataset's evaluator, or Inception-v3's (:class:`~.inception.InceptionFeatures`).
 
-    ``view`` maps a generator's images into the evaluator's domain (a coupled dataset's
-    first domain; by default the images themselves)."""
+    ``view`` maps a generator's images into the network's domain (a coupled dataset's
+    first domain; by default the images themselves); ``cache`` keeps real images' features
+    (the test split's, the floor's) for later scorers."""
 
     def __init__(self, evaluator: Evaluator, reference: Tensor, device: torch.device,
-                 view: Callable[[Tensor], Tensor] = _itself, metrics: Iterable[str] = ()
-                 ) -> None:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-
-        self.evaluator, self.device, self.view = evaluator, device, view
+                 view: Callable[[Tensor], Tensor] = _itself, metrics: Iterable[str] = (),
+                 cache: FeatureCache | None = None) -> None:
+        self.evaluator, self.device, self.view, self.cache = evaluator, device, view, cache
         self.extra = {m for m in metrics if m in EXTRA_METRICS}  # beyond the defaults
-        features, _ = self._embed_all(_unit_batches(reference, device))
-        self.reference = features  # the test split's, for KID and precision / recall
-        self.fid = FrechetInceptionDistance(feature=_Given(features.shape[1]),
-                                            reset_real_features=False).to(device)
-        self.fid.update(features, real=True)
+        self.reference, _ = self.embed_images(reference, "test")
+        self.reference_stats = formulas.frechet_statistics(self.reference)
 
     def _embed_all(self, batches: Iterable[Tensor]) -> tuple[Tensor, Tensor]:
         parts = list(embed(self.evaluator, batches))
         return torch.cat([f for f, _ in parts]), torch.cat([lg for _, lg in parts])
 
-    def score_images(self, images: Tensor) -> Quality:
-        """Score uint8 images (N, C, H, W), e.g. real data for the floor."""
-        return self.score_batches(_unit_batches(images, self.device))
+    def embed_images(self, images: Tensor, split: str) -> tuple[Tensor, Tensor]:
+        """(features, logits) of uint8 real images (N, C, H, W) of ``split``, cached."""
+        def compute() -> tuple[Tensor, Tensor]:
+            return self._embed_all(_unit_batches(images, self.device))
+
+        if self.cache is None:
+            return compute()
+        return self.cache.features(images, split, compute)
+
+    def score_images(self, images: Tensor, split: str = "train") -> Quality:
+        """Score uint8 images (N, C, H, W) of ``split``, e.g. real data for the floor."""
+        return self.score_features(*self.embed_images(images, split))
 
     def score_batches(self, batches: Iterable[Tensor], labels: Tensor | None = None) -> Quality:
         """Score float images in [-1, 1], given batch by batch; ``labels``: the classes a
         conditional generator was asked for, one per image."""
-        from torchmetrics.image.inception import InceptionScore
+        return self.score_features(*self._embed_all(batches), labels)
 
-        features, logits = self._embed_all(batches)
+    def score_features(self, features: Tensor, logits: Tensor,
+                       labels: Tensor | None = None) -> Quality:
         n, num_classes = logits.shape
         if n < 2:
             raise ConfigError(f"need at least 2 samples to score, got {n}")
-        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # IS warns that it buffers features: it must
-            torch.manual_seed(0)  # IS shuffles before splitting
-            self.fid.reset()
-            self.fid.update(features, real=False)
-            fid = self.fid.compute().item()
-            inception = InceptionScore(feature=_Given(num_classes), splits=10).to(self.device)
-            # torchmetrics computes p * log p; a probability that underflows to 0 gives
-            # 0 * -inf = NaN. Capping log-odds at -100 (in float64) changes nothing else.
-            inception.update((logits - logits.amax(1, keepdim=True)).clamp(min=-100).double())
-            classifier_score = inception.compute()[0].item()
-        share = torch.bincount(logits.argmax(1), minlength=num_classes).double().cpu() / n
+        fid = formulas.frechet_distance(self.reference_stats,
+                                        formulas.frechet_statistics(features))
+        share = torch.bincount(logits.argmax(1).cpu(), minlength=num_classes).double() / n
         modes = int((share >= MODE_SHARE / num_classes).sum())
         kl = sum(p * math.log(p * num_classes) for p in share.tolist() if p > 0)
         accuracy = {}
@@ -253,27 +246,19 @@ class Scorer:
             per_class = [hit[labels.cpu() == k].mean().item() for k in labels.unique().tolist()]
             accuracy = {"class_accuracy": hit.mean().item(),
                         "worst_class_accuracy": min(per_class)}
-        return Quality(fid=max(fid, 0.0), classifier_score=classifier_score, modes=modes,
-                       num_classes=num_classes, kl_uniform=kl, n=n, **accuracy,
+        return Quality(fid=max(fid, 0.0), classifier_score=formulas.inception_score(logits),
+                       modes=modes, num_classes=num_classes, kl_uniform=kl, n=n, **accuracy,
                        **self._extra_metrics(features))
 
     def _extra_metrics(self, features: Tensor) -> dict[str, float]:
-        """KID (torchmetrics: 100 subsets of up to 1,000) and precision / recall (k = 3)
-        of ``features`` against the test split's, where asked for."""
+        """KID and precision / recall of ``features`` against the test split's, where
+        asked for."""
         out: dict[str, float] = {}
         if "kid" in self.extra:
-            from torchmetrics.image.kid import KernelInceptionDistance
-
-            size = min(1000, len(features), len(self.reference))
-            kid = KernelInceptionDistance(feature=_Given(features.shape[1]), subset_size=size)
-            kid.update(self.reference, real=True)
-            kid.update(features, real=False)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0)  # KID draws its subsets
-                mean, std = kid.compute()
-            out.update(kid=mean.item(), kid_std=std.item())
+            out["kid"], out["kid_std"] = formulas.kernel_distance(self.reference, features)
         if "pr" in self.extra:
-            out["precision"], out["recall"] = precision_recall(self.reference, features)
+            out["precision"], out["recall"] = formulas.precision_recall(
+                self.reference.to(features.device), features)
         return out
 
     def score_generator(self, generator: Generator, n: int = EVAL_SAMPLES,
@@ -317,14 +302,30 @@ def first_domain(dataset: Dataset) -> Callable[[Tensor], Tensor]:
 
 
 def scorer_for(dataset: Dataset, data_root: Path, device: torch.device,
-               say: Callable[[str], None] = print, metrics: Iterable[str] = ()
+               say: Callable[[str], None] = print, metrics: Iterable[str] = (),
+               features: str | None = None, inception_weights: Path | str | None = None
                ) -> tuple[Scorer, dict]:
     """A scorer of ``dataset``'s samples against the test split of the dataset that scores
-    them (with ``metrics`` beyond the defaults), and its evaluator's record."""
+    them (with ``metrics`` beyond the defaults), and a record of its features: "domain"
+    (that dataset's evaluator network, trained and cached on first use), "inception"
+    (Inception-v3's, from ``inception_weights`` or the data root's copy, fetched when
+    missing), or None: the domain's where the dataset names an evaluator, else Inception's."""
     scoring = scored_by(dataset)
-    evaluator, info = load_evaluator(scoring, data_root, device, say)
+    features = features or ("domain" if scoring.evaluator else "inception")
+    if features == "inception":
+        weights = weights_file(data_root, inception_weights, say)
+        net: Evaluator = InceptionFeatures(weights).to(device).eval()
+        info = {"evaluator": INCEPTION, "dataset": scoring.name, "weights": str(weights)}
+        extractor = net.name
+    elif features == "domain":
+        net, info = load_evaluator(scoring, data_root, device, say)
+        extractor = f"{scoring.evaluator}-{digest(evaluator_path(scoring, data_root))}"
+    else:
+        raise ConfigError(f"features: choose from {', '.join(FEATURES)}; got {features!r}")
     test_images, _ = scoring.load("test", data_root)
-    return Scorer(evaluator, test_images, device, first_domain(dataset), metrics), info
+    cache = FeatureCache(data_root, scoring.name, extractor)
+    scorer = Scorer(net, test_images, device, first_domain(dataset), metrics, cache)
+    return scorer, {**info, "features": features}
 
 
 def floor(scorer: Scorer, dataset: Dataset, data_root: Path, n: int = EVAL_SAMPLES,
@@ -332,4 +333,4 @@ def floor(scorer: Scorer, dataset: Dataset, data_root: Path, n: int = EVAL_SAMPL
     """The score of ``n`` real training images: what a perfect generator would get."""
     images, _ = scored_by(dataset).load("train", data_root)
     pick = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
-    return scorer.score_images(images[pick])
+    return scorer.score_images(images[pick], "train")

@@ -81,18 +81,26 @@ class Report:
 
     def __str__(self) -> str:
         ev = self.evaluator
+        inception = ev.get("features") == "inception"
         evaluated = f"{ev['evaluator']} features vs the {ev['dataset']} test split"
         rows = [("generator", self.generator)] if self.domains is None else \
             [(f"generator {name}", q) for name, q in self.domains.items()]
         rows = [(label, q) for label, q in (*rows, ("floor (real)", self.floor)) if q]
         width = max(16, *(len(label) + 2 for label, _ in rows))
+        network = ev["evaluator"] if inception else \
+            f"{ev['evaluator']} (test accuracy {ev['test_accuracy']:.2%})"
         lines = [f"{self.preset} after {self.epoch} epochs: {self.n:,} samples scored by "
-                 f"{ev['evaluator']} (test accuracy {ev['test_accuracy']:.2%}) against the "
-                 f"{ev['dataset']} test split",
-                 f"{'':{width}}{'FID':>9}{'classifier score':>18}{'modes':>8}"
-                 f"{'KL(classes||uniform)':>22}"]
-        lines += [f"{label:{width}}{q.fid:9.2f}{q.classifier_score:18.2f}"
-                  f"{q.modes:>5}/{q.num_classes:<2}{q.kl_uniform:22.4f}" for label, q in rows]
+                 f"{network} against the {ev['dataset']} test split"]
+        if inception:  # ImageNet's 1,008 classes: modes and KL would say nothing
+            lines.append(f"{'':{width}}{'FID':>9}{'Inception Score':>17}")
+            lines += [f"{label:{width}}{q.fid:9.2f}{q.classifier_score:17.2f}"
+                      for label, q in rows]
+        else:
+            lines.append(f"{'':{width}}{'FID':>9}{'classifier score':>18}{'modes':>8}"
+                         f"{'KL(classes||uniform)':>22}")
+            lines += [f"{label:{width}}{q.fid:9.2f}{q.classifier_score:18.2f}"
+                      f"{q.modes:>5}/{q.num_classes:<2}{q.kl_uniform:22.4f}"
+                      for label, q in rows]
         lines += [f"{label}: {q.extra_summary()[2:]} ({q.n:,} samples, {evaluated})"
                   for label, q in rows if q.extra_summary()]
         q = self.generator
@@ -116,9 +124,12 @@ class Report:
 
 def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = None,
              data_dir: Path | str | None = None, seed: int = 0, with_floor: bool = True,
-             say: Callable[[str], None] = print, metrics: Sequence[str] = ()) -> Report:
+             say: Callable[[str], None] = print, metrics: Sequence[str] = (),
+             features: str | None = None, inception_weights: Path | str | None = None
+             ) -> Report:
     """Score the generator of a run directory or checkpoint (its EMA weights when kept)
-    with its dataset's evaluator network, trained and cached in the data root on first use.
+    on ``features`` (see :func:`~.quality.scorer_for`): by default its dataset's evaluator
+    network, trained and cached in the data root on first use.
 
     ``say`` receives progress lines (the evaluator's training, when it runs); ``metrics``
     adds "kid" and "pr" (precision and recall) to FID, classifier score ("is") and modes.
@@ -130,10 +141,15 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
     data_root = Path(data_dir) if data_dir else default_data_root()
     generator, preset, epoch = load_generator(Path(source), dev)
     dataset = build_component("dataset", preset.dataset)
-    scorer, evaluator = scorer_for(dataset, data_root, dev, say, metrics)
-    codes = code_accuracy(scorer, generator, n, seed) if categorical_code(generator) else None
+    scorer, evaluator = scorer_for(dataset, data_root, dev, say, metrics, features,
+                                   inception_weights)
+    # which class a sample shows is the domain evaluator's question, not ImageNet's
+    by_class = evaluator["features"] == "domain"
+    codes = code_accuracy(scorer, generator, n, seed) if (
+        by_class and categorical_code(generator)) else None
     code_share, code_classes = codes or (None, None)
-    domains, agreement = domain_scores(scorer, generator, dataset, n, seed) or (None, None)
+    domains, agreement = (by_class and domain_scores(scorer, generator, dataset, n, seed)
+                          ) or (None, None)
     # coupled images: their first domain's score is the generator's (the same samples)
     quality = next(iter(domains.values())) if domains else scorer.score_generator(
         generator, n, seed)
