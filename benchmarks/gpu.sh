@@ -70,6 +70,12 @@ echo "datapath (in memory vs streamed, 64 px): exit $?" | tee -a "$OUT/summary.t
 "$PY" benchmarks/dcgan_example.py --device cuda --images 4096 --seconds 20 \
     > "$OUT/dcgan-example.txt" 2>&1
 echo "dcgan vs PyTorch's example (32, 64 px): exit $?" | tee -a "$OUT/summary.txt"
+# R3GAN (issue 30): R1 and R2 take D's input gradient inside the step; against the plain loop
+"${GANZOO[@]}" bench r3gan-mnist --device cuda --batch-size 64,512 --no-baseline --seconds 5 \
+    --json > "$OUT/bench-r3gan.json" 2> "$OUT/bench-r3gan.err"
+echo "bench r3gan-mnist: exit $?" | tee -a "$OUT/summary.txt"
+"$PY" benchmarks/r3gan_loop.py --device cuda --seconds 20 > "$OUT/r3gan-loop.txt" 2>&1
+echo "r3gan vs a plain PyTorch loop: exit $?" | tee -a "$OUT/summary.txt"
 gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
 if [ "$gpus" -gt 1 ]; then
     counts=$("$PY" -c "print(','.join(str(2**i) for i in range(int($gpus).bit_length()) if 2**i <= $gpus))")

@@ -13,11 +13,14 @@ import ganzoo
 
 QUICK = ("--set", "batch_size=32", "--set", "sample_every=1", "--checkpoint-every", "0",
          "--quiet")
-NARROW = ("--set", "generator.width=32", "--set", "discriminator.width=32")  # SN-GAN: small
+NARROW = {"sngan": ("--set", "generator.width=32", "--set", "discriminator.width=32"),
+          "r3gan": tuple(arg for side in ("generator", "discriminator") for arg in (
+              "--set", f"{side}.widths=[16,16,16,16]", "--set", f"{side}.cardinality=4",
+              "--set", f"{side}.blocks=1"))}  # the papers' networks, narrow for a CPU
 
 
 def small(preset):
-    return NARROW if preset.startswith("sngan") else ()
+    return NARROW.get(preset.split("-")[0], ())
 
 
 def write_fake_cifar(root, per_batch=64, test=64):
@@ -96,7 +99,8 @@ def test_missing_cifar_offline_says_where_to_put_it(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("preset", ["dcgan-cifar10", "cdcgan-cifar10", "sngan-cifar10",
-                                    "sngan-diffaugment-cifar10"])
+                                    "sngan-diffaugment-cifar10", "r3gan-cifar10",
+                                    "r3gan-diffaugment-cifar10"])
 def test_cifar_presets_train_and_resume_bitwise(preset, cifar_root, tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     for out, epochs in ((straight, "2"), (split, "1"), (split, "2")):

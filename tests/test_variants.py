@@ -552,6 +552,65 @@ def test_r3gan_pairs_real_and_fake_and_penalises_both_gradients_by_hand():
         F.softplus(-(c_fake - c_real)).mean().item(), rel=1e-5)
 
 
+def test_r3gan_gamma_follows_a_cosine_from_gamma_to_gamma_end_then_stays():
+    from ganzoo_classic.objectives import RelativisticPairing
+
+    from ganzoo.core.context import Batch, Models, StepContext, Updates
+
+    D = LinearCritic()
+    objective = RelativisticPairing(gamma=0.05, gamma_end=0.005, decay_images=100)
+    state = objective.initial_state(None, D)
+    batch = Batch(torch.randn(25, 1, 2, 2), None, torch.zeros(25, 1), torch.randn(25, 1, 2, 2))
+    ctx = StepContext("d", batch, Models(D, D), state=state)
+    seen = []
+    for _ in range(6):  # 25 images a D update: the run's first 100 images decay gamma
+        objective.after_d_update(ctx)
+        seen.append(state["gamma"].item())
+    assert seen == pytest.approx([0.005 + 0.045 * (1 + math.cos(math.pi * i / 4)) / 2
+                                  for i in (1, 2, 3, 4, 4, 4)])
+    fresh = StepContext("d", batch, Models(D, D), state=state,  # the loss reads the state
+                        updates=Updates(0, 6, objective.lazy))
+    square = D.w.square().sum().item()
+    c_real, c_fake = batch.real.flatten(1) @ D.w, batch.fake.flatten(1) @ D.w
+    expected = F.softplus(-(c_real - c_fake)).mean().item() + 0.005 / 2 * 2 * square
+    assert objective.d_loss(fresh).item() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="needs both gamma_end and decay_images"):
+        RelativisticPairing(gamma_end=0.005)
+
+
+@pytest.mark.parametrize("shape, widths", [((1, 28, 28), [32, 16, 8]),
+                                           ((3, 32, 32), [16, 16, 16, 16]),
+                                           ((3, 64, 64), [16, 16, 8, 8, 8])])
+def test_r3gan_networks_start_as_their_skeleton_and_take_28_to_64_px(shape, widths):
+    from ganzoo_classic.r3gan import R3GANDiscriminator, R3GANGenerator, ResidualBlock
+
+    torch.manual_seed(0)
+    G = R3GANGenerator(16, shape, widths, cardinality=4, blocks=2)
+    D = R3GANDiscriminator(shape, widths, cardinality=4, blocks=2)
+    images = G(torch.randn(5, 16))
+    assert images.shape == (5, *shape) and D(images).shape == (5,)
+    assert 0.1 < images.std().item() < 10  # no normalisation, yet a sane scale at init
+    block = next(m for m in G.modules() if isinstance(m, ResidualBlock))
+    x = torch.randn(2, widths[0], 4, 4)
+    assert torch.equal(block(x), x)  # each block's last conv is zero: the identity
+
+
+def test_r3gan_resampling_keeps_a_constant_and_refuses_a_side_it_cannot_halve():
+    from ganzoo_classic.r3gan import R3GANGenerator, Resample
+
+    flat = torch.full((1, 2, 8, 8), 3.0)
+    up, down = Resample(up=True)(flat), Resample(up=False)(flat)
+    assert up.shape == (1, 2, 16, 16) and down.shape == (1, 2, 4, 4)
+    assert torch.allclose(up[..., 1:-1, 1:-1], torch.tensor(3.0))  # inside the border
+    assert torch.allclose(down[..., 1:, 1:], torch.tensor(3.0))
+    ramp = torch.arange(4.0).view(1, 1, 1, 4)  # along a row: the [1, 2, 1] filter's values
+    assert Resample(up=True)(ramp.expand(1, 1, 2, 4))[0, 0, 0].tolist() == [
+        0, 0.5, 1, 1.5, 2, 2.5, 3, 1.5]
+    assert Resample(up=False)(ramp.expand(1, 1, 4, 4))[0, 0, 1].tolist() == [0.25, 2.0]
+    with pytest.raises(ValueError, match="halves 3 times"):
+        R3GANGenerator(16, (1, 28, 28), [8, 8, 8, 8])
+
+
 def test_the_first_d_pass_of_a_d_update_goes_through_ddp_whichever_field_asks():
     from ganzoo.core.context import Batch, Models, StepContext
 

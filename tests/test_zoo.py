@@ -38,7 +38,7 @@ def tensors(path, prefix=""):
 VARIANTS = ["wgan-mnist", "ragan-mnist", "softmax-gan-mnist", "bgan-mnist", "dragan-mnist",
             "wgan-div-mnist", "acgan-mnist", "dcgan-diffaugment-mnist", "infogan-mnist",
             "began-mnist", "ebgan-mnist", "sgan-mnist", "clustergan-mnist", "aae-mnist",
-            "cogan-mnist"]
+            "cogan-mnist", "r3gan-mnist"]
 # what a preset needs beside QUICK on the small test data (about 25 images of each digit)
 SMALL = {"sgan-mnist": ("--set", "dataset.labeled_per_class=5")}
 
@@ -55,7 +55,7 @@ def test_every_preset_is_listed_with_summary_and_provider():
     assert result.exit_code == 0
     lines = [line for line in result.output.splitlines() if line.startswith("  ")]
     colour = ["dcgan-cifar10", "cdcgan-cifar10", "sngan-cifar10",  # tests/test_cifar
-              "sngan-diffaugment-cifar10",
+              "sngan-diffaugment-cifar10", "r3gan-cifar10", "r3gan-diffaugment-cifar10",
               "dcgan-folder"]  # tests/test_folders
     assert sorted(line.split()[0] for line in lines) == sorted(PRESETS + colour)
     assert all(line.rstrip().endswith("]") and "ganzoo" in line for line in lines)

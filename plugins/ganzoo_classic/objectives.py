@@ -71,17 +71,29 @@ class RelativisticPairing(Objective):
     D: E softplus(-(C(x) - C(x~))) + gamma/2 (E |grad C(x)|^2 + E |grad C(x~)|^2);
     G: E softplus(-(C(x~) - C(x))). With ``every`` > 1 the penalties are lazy: they run
     every ``every`` D updates, weighted by ``every`` (a CUDA graph replays the steps
-    between). The penalties take D's gradient with respect to its input, which vmap
-    cannot: a population trains its members one after another."""
+    between). With ``gamma_end`` and ``decay_images``, gamma follows the paper's cosine
+    schedule from ``gamma`` to ``gamma_end`` over the first ``decay_images`` images D sees,
+    then stays; it lives in the run's state (``state_gamma`` in its records). The penalties
+    take D's gradient with respect to its input, which vmap cannot: a population trains its
+    members one after another."""
 
-    def __init__(self, gamma: float = 0.05, every: int = 1) -> None:
-        if not gamma >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
+    def __init__(self, gamma: float = 0.05, every: int = 1, gamma_end: float | None = None,
+                 decay_images: float = 0) -> None:
+        if not gamma >= 0 or not (gamma_end is None or gamma_end >= 0):
+            raise ValueError(f"gamma and gamma_end must be >= 0, got {gamma}, {gamma_end}")
+        if (gamma_end is None) != (not decay_images) or decay_images < 0:
+            raise ValueError("a gamma schedule needs both gamma_end and decay_images > 0")
         self.gamma, self.every = float(gamma), int(every)
+        self.gamma_end, self.decay_images = gamma_end, float(decay_images)
         self.lazy = {"penalty": Lazy("d", self.every)}
 
+    def initial_state(self, generator, discriminator) -> dict[str, Tensor]:
+        if self.gamma_end is None:
+            return {}
+        return {"gamma": torch.tensor(self.gamma), "images": torch.tensor(0.0)}
+
     def d_loss(self, ctx) -> Tensor:
-        if not (self.gamma and ctx.due("penalty")):
+        if not ((self.gamma or self.gamma_end) and ctx.due("penalty")):
             return F.softplus(-(ctx.real_out.logits - ctx.fake_out.logits)).mean()
         real = ctx.real.detach().requires_grad_(True)
         fake = ctx.fake.detach().float().requires_grad_(True)
@@ -90,11 +102,22 @@ class RelativisticPairing(Objective):
         r1, r2 = torch.autograd.grad((real_logits.sum(), fake_logits.sum()), (real, fake),
                                      create_graph=True)
         penalty = r1.square().flatten(1).sum(1).mean() + r2.square().flatten(1).sum(1).mean()
+        gamma = self.gamma if self.gamma_end is None else ctx.state["gamma"]
         return (F.softplus(-(real_logits - fake_logits)).mean()
-                + self.every * self.gamma / 2 * penalty)
+                + self.every * gamma / 2 * penalty)
 
     def g_loss(self, ctx) -> Tensor:
         return F.softplus(-(ctx.fake_out.logits - ctx.real_out.logits)).mean()
+
+    @torch.no_grad()
+    def after_d_update(self, ctx) -> None:
+        if self.gamma_end is None:
+            return
+        seen = ctx.state["images"]
+        seen.copy_(seen + ctx.real.shape[0])
+        progress = (seen / self.decay_images).clamp(max=1.0)
+        cosine = (1 + torch.cos(math.pi * progress)) / 2  # 1 -> 0
+        ctx.state["gamma"].copy_(self.gamma_end + (self.gamma - self.gamma_end) * cosine)
 
 
 class SoftmaxGAN(Objective):

@@ -33,6 +33,7 @@ from .objectives import (
     SoftmaxGAN,
 )
 from .optimizers import rmsprop, sgd
+from .r3gan import R3GANDiscriminator, R3GANGenerator
 from .resnet import ResNetDiscriminator, ResNetGenerator
 from .schedules import CosineDecay, LinearDecay, StepDecay, Warmup
 
@@ -52,6 +53,9 @@ def ganzoo_register_generators(register):
     register("coupled", CoupledGenerator,
              summary="CoGAN: two DCGAN-style generators sharing their first layers; the "
                      "domains side by side")
+    register("r3gan", R3GANGenerator,
+             summary="R3GAN's generator (Huang et al. 2024): normalisation-free ResNeXt "
+                     "stages; widths, cardinality, blocks, expansion")
 
 
 @hookimpl
@@ -67,6 +71,8 @@ def ganzoo_register_discriminators(register):
     register("coupled", CoupledDiscriminator,
              summary="CoGAN: two conv discriminators sharing their last layers; a logit "
                      "per domain")
+    register("r3gan", R3GANDiscriminator,
+             summary="R3GAN's discriminator: normalisation-free ResNeXt stages, G's mirror")
     register("objective-networks", NoDiscriminator,
              summary="no image D: the objective judges with its own networks (AAE)")
 
@@ -85,7 +91,7 @@ def ganzoo_register_losses(register):
     register("bgan", BoundarySeeking, summary="boundary-seeking GAN")
     register("r3gan", RelativisticPairing,
              summary="R3GAN's relativistic pairing loss with R1 and R2 penalties; gamma=0.05, "
-                     "every=1 (lazy: every N D updates)")
+                     "every=1 (lazy: every N D updates), gamma_end and decay_images (cosine)")
     register("ragan", RelativisticAverage, summary="relativistic average (non-saturating)")
     register("softmax-gan", SoftmaxGAN, summary="softmax GAN (a partition function over the "
                                                 "real and fake batch)")
