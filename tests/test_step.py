@@ -218,3 +218,23 @@ def test_cuda_graph_step_captures_labels_critic_updates_penalty_and_ema(preset, 
     for name, value in eager.state.items():
         torch.testing.assert_close(graphed.state[name], value, rtol=1e-3, atol=1e-6)
     assert graphed.updates == eager.updates == 6
+
+
+def test_a_lazy_term_due_at_every_update_says_cuda_graphs_cannot_replay_a_step():
+    """R3GAN's penalties every update: a step without a due term never comes, so the graph
+    would never replay; the engine says so once (on any device: nothing is captured yet)."""
+    import warnings
+
+    from ganzoo.engine.step import CudaGraphStep
+
+    said = {}
+    for every in (1, 4):
+        preset = apply_overrides(get_registry().preset("dcgan-mnist"),
+                                 {"loss": "r3gan", "loss.every": every})
+        step = TrainStep(build(preset), preset)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            CudaGraphStep(step)
+        said[every] = [str(w.message) for w in caught]
+    assert len(said[1]) == 1 and "penalty is due at every update" in said[1][0]
+    assert said[4] == []

@@ -11,6 +11,7 @@ losses, the weights and the optimiser state stay in float32.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Iterator
 
 import torch
@@ -260,6 +261,11 @@ class CudaGraphStep:
     """
 
     def __init__(self, step: TrainStep, warmup: int = 3) -> None:
+        always = sorted(name for name, term in step.objective.lazy.items() if term.every == 1)
+        if always:  # say so once, rather than never capturing in silence
+            warnings.warn(f"the objective's lazy term {', '.join(always)} is due at every "
+                          "update, so every step runs eagerly, without a CUDA graph (every=N "
+                          "> 1 lets the graph replay the N - 1 steps between)", stacklevel=2)
         self.step = step
         self.warmup = warmup
         self.calls = 0
@@ -285,8 +291,6 @@ class CudaGraphStep:
         try:
             return self._capture(inputs)
         except Exception as exc:  # an op that cannot be captured: fall back, do not crash
-            import warnings
-
             warnings.warn(f"CUDA graph capture failed ({type(exc).__name__}: {exc}); "
                           "training eagerly", stacklevel=2)
             self.eager, self.graph = True, None

@@ -18,10 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from torch import Tensor
-from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
-from torch_fidelity.metric_prc import prc_features_to_metric
+
+# torch-fidelity is imported where a formula runs: it loads torchvision, which a command that
+# scores nothing (``ganzoo list``) should not wait for
 
 QUIET = {"verbose": False}
 SPLITS = 10  # of the Inception Score
@@ -31,15 +30,21 @@ K = 3  # precision / recall's neighbourhood
 
 def frechet_statistics(features: Tensor) -> dict[str, Any]:
     """Mean and covariance of (N, F) features: one side of a Frechet distance."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
     return fid_features_to_statistics(features.detach().cpu().float())
 
 
 def frechet_distance(real: dict[str, Any], fake: dict[str, Any]) -> float:
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
     return fid_statistics_to_metric(real, fake, verbose=False)["frechet_inception_distance"]
 
 
 def inception_score(logits: Tensor) -> float:
     """The Inception-Score formula on (N, classes) logits."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
     splits = min(SPLITS, len(logits))
     logits = logits.detach().cpu().double()
     # a class whose probability underflows to 0 in every sample makes p * log(p / q) = 0 * inf
@@ -50,6 +55,8 @@ def inception_score(logits: Tensor) -> float:
 
 def kernel_distance(real: Tensor, fake: Tensor) -> tuple[float, float]:
     """KID's (mean, std) of ``fake`` features against ``real`` ones."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
     size = min(KID_SUBSET, len(real), len(fake))
     out = kid_features_to_metric(fake.detach().cpu().float(), real.detach().cpu().float(),
                                  kid_subset_size=size, **QUIET)
@@ -58,6 +65,8 @@ def kernel_distance(real: Tensor, fake: Tensor) -> tuple[float, float]:
 
 def precision_recall(real: Tensor, fake: Tensor, k: int = K) -> tuple[float, float]:
     """(precision, recall) of ``fake`` features against ``real`` ones, both (N, F)."""
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
     if min(len(real), len(fake)) <= k:
         raise ValueError(f"need more than k={k} points for a manifold, got "
                          f"{min(len(real), len(fake))}")
