@@ -67,6 +67,7 @@ def test_fid_is_and_kid_agree_with_torch_fidelity(fake_weights):
         input1=Images(fake), input2=Images(real), fid=True, isc=True, kid=True,
         kid_subset_size=40, feature_extractor="inception-v3-compat",
         feature_extractor_weights_path=str(fake_weights), cache=False, cuda=False,
+        save_cpu_ram=True,  # no DataLoader workers: the images are already in memory
         verbose=False)
     assert ours.fid > 0 and ours.kid > 0  # different sets: a real comparison
     assert ours.fid == pytest.approx(theirs["frechet_inception_distance"], rel=1e-3)
@@ -104,7 +105,7 @@ class RunsCode:
 def test_a_weights_file_that_would_run_code_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     evil = tmp_path / "evil.pth"
-    evil.write_bytes(pickle.dumps({"Conv2d_1a_3x3.conv.weight": RunsCode()}))
+    evil.write_bytes(pickle.dumps({"Conv2d_1a_3x3.conv.weight": RunsCode()}, protocol=2))
     with pytest.raises(DataError, match="is not an Inception weights file"):
         inception.InceptionFeatures(evil)
     assert not (tmp_path / "ran-code").exists()

@@ -13,8 +13,9 @@ from ganzoo import Dataset, ImageFiles
 class ImageFolder(Dataset):
     """Every image under ``path``, square at ``resolution`` px, with ``channels`` 3 or 1.
     ``labels = "folders"``: one class per first-level folder (a conditional preset may use
-    them, and ganzoo trains a CNN on them to score samples); "none": unlabelled, scored by
-    nothing (``ganzoo eval`` says so). Prepared once into the data root's ``prepared/``; a
+    them, and ganzoo trains a CNN on them to score samples); "none": unlabelled, scored on
+    Inception-v3's features (``ganzoo eval --features inception``, its default here).
+    Prepared once into the data root's ``prepared/``; a
     folder has no test split, so "test" is the same images as "train"."""
 
     def __init__(self, path: str = "", resolution: int = 64, channels: int = 3,
