@@ -35,7 +35,9 @@ def _isolated(tmp_path, monkeypatch):
     for var in ("GANZOO_LOAD_PLUGINS", "GANZOO_DISABLE_PLUGINS", "GANZOO_STRICT_PLUGINS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    # two xdist workers on two cores: one thread each, or they fight over both
+    torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else
+                          min(2, torch.get_num_threads()))
     reset_registry()
     yield
     reset_registry()
