@@ -230,3 +230,12 @@ def test_fashion_evaluator_and_metrics_on_real_fashion_mnist():
     assert real.classifier_score >= 8 and real.modes == 10 and real.kl_uniform <= 0.01
     noise = scorer.score_batches([torch.rand(10_000, 1, 28, 28) * 2 - 1])
     assert noise.fid > 100 * max(real.fid, 1.0) and noise.classifier_score < 3
+
+
+def test_class_accuracy_only_where_the_network_knows_the_datasets_classes():
+    probe, images = confident([c for c in range(10) for _ in range(10)])
+    asked = torch.arange(10).repeat_interleave(10)
+    domain = Scorer(probe, REFERENCE, torch.device("cpu")).score_batches([images], asked)
+    assert domain.class_accuracy == 1.0 and domain.worst_class_accuracy == 1.0
+    imagenet = Scorer(probe, REFERENCE, torch.device("cpu"), by_class=False)  # Inception's
+    assert imagenet.score_batches([images], asked).class_accuracy is None

@@ -198,12 +198,15 @@ class Scorer:
 
     ``view`` maps a generator's images into the network's domain (a coupled dataset's
     first domain; by default the images themselves); ``cache`` keeps real images' features
-    (the test split's, the floor's) for later scorers."""
+    (the test split's, the floor's) for later scorers. ``by_class``: the network's classes
+    are the dataset's, so a conditional generator's class accuracy means something (not so
+    for Inception's ImageNet classes)."""
 
     def __init__(self, evaluator: Evaluator, reference: Tensor, device: torch.device,
                  view: Callable[[Tensor], Tensor] = _itself, metrics: Iterable[str] = (),
-                 cache: FeatureCache | None = None) -> None:
+                 cache: FeatureCache | None = None, by_class: bool = True) -> None:
         self.evaluator, self.device, self.view, self.cache = evaluator, device, view, cache
+        self.by_class = by_class
         self.extra = {m for m in metrics if m in EXTRA_METRICS}  # beyond the defaults
         self.reference, _ = self.embed_images(reference, "test")
         self.reference_stats = formulas.frechet_statistics(self.reference)
@@ -241,7 +244,7 @@ class Scorer:
         modes = int((share >= MODE_SHARE / num_classes).sum())
         kl = sum(p * math.log(p * num_classes) for p in share.tolist() if p > 0)
         accuracy = {}
-        if labels is not None:
+        if labels is not None and self.by_class:
             hit = (logits.argmax(1).cpu() == labels.cpu()).double()
             per_class = [hit[labels.cpu() == k].mean().item() for k in labels.unique().tolist()]
             accuracy = {"class_accuracy": hit.mean().item(),
@@ -324,7 +327,8 @@ def scorer_for(dataset: Dataset, data_root: Path, device: torch.device,
         raise ConfigError(f"features: choose from {', '.join(FEATURES)}; got {features!r}")
     test_images, _ = scoring.load("test", data_root)
     cache = FeatureCache(data_root, scoring.name, extractor)
-    scorer = Scorer(net, test_images, device, first_domain(dataset), metrics, cache)
+    scorer = Scorer(net, test_images, device, first_domain(dataset), metrics, cache,
+                    by_class=features == "domain")
     return scorer, {**info, "features": features}
 
 

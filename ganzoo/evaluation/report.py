@@ -144,12 +144,11 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
     scorer, evaluator = scorer_for(dataset, data_root, dev, say, metrics, features,
                                    inception_weights)
     # which class a sample shows is the domain evaluator's question, not ImageNet's
-    by_class = evaluator["features"] == "domain"
     codes = code_accuracy(scorer, generator, n, seed) if (
-        by_class and categorical_code(generator)) else None
+        scorer.by_class and categorical_code(generator)) else None
     code_share, code_classes = codes or (None, None)
-    domains, agreement = (by_class and domain_scores(scorer, generator, dataset, n, seed)
-                          ) or (None, None)
+    domains, agreement = (scorer.by_class and domain_scores(scorer, generator, dataset, n,
+                                                            seed)) or (None, None)
     # coupled images: their first domain's score is the generator's (the same samples)
     quality = next(iter(domains.values())) if domains else scorer.score_generator(
         generator, n, seed)
