@@ -29,7 +29,7 @@ class FeatureCache:
         self.dataset, self.extractor = dataset, extractor
 
     def path(self, images: Tensor, split: str) -> Path:
-        content = hashlib.sha256(images.contiguous().cpu().numpy().tobytes())
+        content = hashlib.sha256(images.contiguous().cpu().numpy().data)  # no copy
         content.update(str(tuple(images.shape)).encode())
         return self.folder / (f"{self.dataset}-{split}-{images.shape[-1]}px-{self.extractor}-"
                               f"{content.hexdigest()[:16]}.safetensors")
