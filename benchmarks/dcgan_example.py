@@ -43,6 +43,12 @@ def make_folder(folder: Path, n: int, size: int) -> None:
         Image.fromarray(pixels).save(folder / "all" / f"{i:05d}.png", compress_level=1)
 
 
+def endless(loader):
+    """A DataLoader's batches, epoch after epoch, as a loop timed past an epoch sees them."""
+    while True:
+        yield from loader
+
+
 def timed(runners: list[Runner], device: torch.device, seconds: float) -> list[float]:
     """Samples/s of each runner, timed in alternating blocks."""
     measure(runners, device, seconds)
@@ -90,11 +96,7 @@ def example_runner(folder: Path, size: int, device: torch.device) -> Runner:
     optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
 
-    def batches():
-        while True:
-            yield from loader
-
-    feed = batches()
+    feed = endless(loader)
 
     def step() -> None:  # the example's training step, as written there
         real = next(feed)[0].to(device)

@@ -17,8 +17,9 @@ import argparse
 
 import torch
 import torch.nn.functional as F
+from dcgan_example import endless, timed  # this folder's
 
-from ganzoo.benchmark.throughput import Runner, ganzoo_runner, measure
+from ganzoo.benchmark.throughput import Runner, ganzoo_runner
 from ganzoo.core.build import build_component
 from ganzoo.core.datasets import default_data_root
 from ganzoo.core.plugins import get_registry
@@ -43,11 +44,7 @@ def loop_runner(preset, root, device: torch.device) -> Runner:
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.0, 0.99))
 
-    def batches():
-        while True:
-            yield from loader
-
-    feed = batches()
+    feed = endless(loader)
 
     def step() -> None:
         real = next(feed)[0].to(device).requires_grad_(True)
@@ -86,8 +83,7 @@ def main() -> None:
     data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
     runners = [loop_runner(preset, root, device),
                ganzoo_runner(preset, data, BATCH, "fp32", cuda_graphs=device.type == "cuda")]
-    measure(runners, device, args.seconds)
-    rates = [r.steps * r.images_per_step / r.seconds for r in runners]
+    rates = timed(runners, device, args.seconds)
     print(f"{args.preset} on {device}, batch {BATCH}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads: the plain loop {rates[0]:,.1f} samples/s, "
           f"ganzoo ({runners[1].impl}) {rates[1]:,.1f} samples/s, ganzoo / loop "

@@ -65,6 +65,11 @@ class RelativisticAverage(Objective):
         return self._loss(ctx.fake_out.logits, ctx.real_out.logits.detach())
 
 
+def pairing(winner: Tensor, loser: Tensor) -> Tensor:
+    """The relativistic pairing loss E softplus(-(C(winner) - C(loser))), pair by pair."""
+    return F.softplus(-(winner - loser)).mean()
+
+
 class RelativisticPairing(Objective):
     """R3GAN's loss (Huang et al. 2024): the relativistic pairing GAN with zero-centred
     gradient penalties on real (R1) and fake (R2) data, over pairs (x_i, x~_i):
@@ -94,7 +99,7 @@ class RelativisticPairing(Objective):
 
     def d_loss(self, ctx) -> Tensor:
         if not ((self.gamma or self.gamma_end) and ctx.due("penalty")):
-            return F.softplus(-(ctx.real_out.logits - ctx.fake_out.logits)).mean()
+            return pairing(ctx.real_out.logits, ctx.fake_out.logits)
         real = ctx.real.detach().requires_grad_(True)
         fake = ctx.fake.detach().float().requires_grad_(True)
         # two passes: a batch-norm D must not mix real and fake statistics
@@ -103,11 +108,10 @@ class RelativisticPairing(Objective):
                                      create_graph=True)
         penalty = r1.square().flatten(1).sum(1).mean() + r2.square().flatten(1).sum(1).mean()
         gamma = self.gamma if self.gamma_end is None else ctx.state["gamma"]
-        return (F.softplus(-(real_logits - fake_logits)).mean()
-                + self.every * gamma / 2 * penalty)
+        return pairing(real_logits, fake_logits) + self.every * gamma / 2 * penalty
 
     def g_loss(self, ctx) -> Tensor:
-        return F.softplus(-(ctx.fake_out.logits - ctx.real_out.logits)).mean()
+        return pairing(ctx.fake_out.logits, ctx.real_out.logits)
 
     @torch.no_grad()
     def after_d_update(self, ctx) -> None:
