@@ -76,6 +76,14 @@ echo "dcgan vs PyTorch's example (32, 64 px): exit $?" | tee -a "$OUT/summary.tx
 echo "bench r3gan-mnist: exit $?" | tee -a "$OUT/summary.txt"
 "$PY" benchmarks/r3gan_loop.py --device cuda --seconds 20 > "$OUT/r3gan-loop.txt" 2>&1
 echo "r3gan vs a plain PyTorch loop: exit $?" | tee -a "$OUT/summary.txt"
+# image-to-image (issue 33): translators fed the batch in the CUDA graph, the pool of fakes
+for preset in pix2pix-edges2mnist cyclegan-mnist-restyle; do
+    "${GANZOO[@]}" bench $preset --device cuda --batch-size 16,64 --precision fp32,bf16 \
+        --no-baseline --seconds 3 --json > "$OUT/bench-$preset.json" 2> "$OUT/bench-$preset.err"
+    echo "bench $preset: exit $?" | tee -a "$OUT/summary.txt"
+done
+"$PY" benchmarks/pix2pix_loop.py --device cuda --seconds 20 > "$OUT/pix2pix-loop.txt" 2>&1
+echo "pix2pix 64 px vs the reference loop: exit $?" | tee -a "$OUT/summary.txt"
 gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
 if [ "$gpus" -gt 1 ]; then
     counts=$("$PY" -c "print(','.join(str(2**i) for i in range(int($gpus).bit_length()) if 2**i <= $gpus))")

@@ -24,8 +24,8 @@ from ganzoo.core.plugins import get_registry
 from ganzoo.engine.images import save_grid
 from ganzoo.engine.loop import train
 from ganzoo.engine.options import RunOptions
-from ganzoo.evaluation.quality import scorer_for
 from ganzoo.evaluation.sampling import load_generator
+from ganzoo.evaluation.scorers import scorer_for
 
 
 def train_tutorial(preset, data_root: Path, epochs: int):

@@ -32,6 +32,7 @@ from .api import (
     train,
     write_run_page,
 )
+from .core import pairs
 from .core.config import parse_pairs, settable_keys
 from .core.context import DOutput, Lazy, StepContext, as_output
 from .core.datasets import SPLITS as IDX_SPLITS
@@ -65,6 +66,7 @@ from .core.interfaces import (
     Preset,
     Schedule,
     TrainSettings,
+    Translator,
 )
 from .core.kinds import KINDS, Kind
 from .core.layers import mlp_layers
@@ -122,6 +124,7 @@ __all__ = [
     "TensorBoard",
     "TrainSettings",
     "TrainingError",
+    "Translator",
     "UNLABELED",
     "__version__",
     "as_output",
@@ -140,6 +143,7 @@ __all__ = [
     "mlp_layers",
     "non_saturating_d",
     "non_saturating_g",
+    "pairs",
     "preset_to_toml",
     "read_idx",
     "resolve_preset",

@@ -260,6 +260,31 @@ def sample(source: Path, count: int, out: Path, seed: int, label: int | None,
 
 
 @main.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the PNGs into (made if missing).")
+@click.option("--direction", type=click.Choice(["AB", "BA"]), default="AB", show_default=True,
+              help="A to B, or B to A (a generator that translates both ways: CycleGAN's).")
+@click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when available).")
+def translate(source: Path, inputs: tuple[Path, ...], out: Path, direction: str,
+              device: str | None) -> None:
+    """Translate images with an image-to-image run (SOURCE: a run directory or checkpoint):
+    each INPUT is an image file, or a folder or .zip of them; one PNG per image is written
+    to OUT at the model's resolution (a folder's images under their paths).
+
+    \b
+    Examples:
+      ganzoo translate runs/pix2pix edges/ -o digits/
+      ganzoo translate runs/cyclegan thick.png --direction BA -o thin/
+    """
+    epoch, written = ganzoo.load(source).translate_files(inputs, out, direction, device)
+    click.echo(f"wrote {len(written)} translations ({direction}, generator after {epoch} "
+               f"epochs) to {out}")
+
+
+@main.command()
 @click.argument("runs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),

@@ -14,7 +14,8 @@ from ganzoo import ConfigError, DataError, Evaluator
 from ganzoo.core.build import build_component
 from ganzoo.core.plugins import get_registry
 from ganzoo.evaluation import inception
-from ganzoo.evaluation.quality import Scorer, evaluator_path, load_evaluator, scorer_for
+from ganzoo.evaluation.quality import Scorer, evaluator_path, load_evaluator
+from ganzoo.evaluation.scorers import scorer_for
 
 UNREACHABLE = "http://127.0.0.1:9/weights.pth"  # refused at once, online or not
 

@@ -56,7 +56,9 @@ def test_every_preset_is_listed_with_summary_and_provider():
     lines = [line for line in result.output.splitlines() if line.startswith("  ")]
     colour = ["dcgan-cifar10", "cdcgan-cifar10", "sngan-cifar10",  # tests/test_cifar
               "sngan-diffaugment-cifar10", "r3gan-cifar10", "r3gan-diffaugment-cifar10",
-              "dcgan-folder"]  # tests/test_folders
+              "dcgan-folder",  # tests/test_folders
+              "pix2pix-edges2mnist", "cyclegan-mnist-restyle", "pix2pix-folder",
+              "cyclegan-folder"]  # tests/test_translate
     assert sorted(line.split()[0] for line in lines) == sorted(PRESETS + colour)
     assert all(line.rstrip().endswith("]") and "ganzoo" in line for line in lines)
     dcgans = run_cli("list", "presets", "dcgan*").output.split()

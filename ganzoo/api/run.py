@@ -17,7 +17,15 @@ from ..engine.devices import resolve_device
 from ..engine.rundir import RunDir, checkpoints_in, run_dir_of
 from ..evaluation.quality import EVAL_SAMPLES
 from ..evaluation.report import Report
-from ..evaluation.sampling import generator_checkpoint, load_generator, sample, sample_grid, vary
+from ..evaluation.sampling import (
+    generator_checkpoint,
+    load_generator,
+    sample,
+    sample_grid,
+    translate,
+    translate_files,
+    vary,
+)
 from .scoring import evaluate
 
 
@@ -93,6 +101,23 @@ class Run:
         (rows x columns, C, H, W), as ``ganzoo sample --vary`` writes them."""
         dev = resolve_device(device)
         return vary(self.generator(True, dev), code, rows, seed, dev, hold)[0]
+
+    def translate(self, images: torch.Tensor, direction: str = "AB",
+                  device: str | torch.device | None = "cpu", ema: bool = True
+                  ) -> torch.Tensor:
+        """An image-to-image run's translations of ``images`` (N, C, H, W) in [-1, 1] at
+        the model's resolution: A to B ("AB"), or B to A ("BA", where it translates both
+        ways)."""
+        dev = resolve_device(device)
+        return translate(self.generator(ema, dev), images.to(dev), direction)
+
+    def translate_files(self, inputs: Sequence[Path | str], out: Path | str,
+                        direction: str = "AB", device: str | torch.device | None = "cpu"
+                        ) -> tuple[int, list[Path]]:
+        """Translate image files and folders into PNGs under ``out``: what ``ganzoo
+        translate`` writes. Returns (the epochs the generator trained, the files written)."""
+        return translate_files(self.source, [Path(p) for p in inputs], Path(out), direction,
+                               resolve_device(device))
 
     def save_grid(self, path: Path | str, n: int = 64, seed: int = 0, *,
                   label: int | None = None, vary: str | None = None,

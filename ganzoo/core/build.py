@@ -252,8 +252,8 @@ def _check_outputs(parts: Components, registry: Registry, preset: Preset) -> Non
             g_cond = (labels,) if G.num_classes else ()
             d_cond = (labels,) if D.num_classes else ()
             image = (2, *parts.dataset.sample_shape)
-            fake = probe("generator", preset.generator,
-                         lambda: G(G.sample_noise(2, "cpu"), *g_cond),
+            g_in = torch.zeros(image) if G.translates else G.sample_noise(2, "cpu")
+            fake = probe("generator", preset.generator, lambda: G(g_in, *g_cond),
                          lambda out: ({"": _shape(out)}, {"": image}))
             if not isinstance(D, NoDiscriminator):
                 probe("discriminator", preset.discriminator, lambda: D(fake, *d_cond),

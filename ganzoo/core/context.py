@@ -146,7 +146,8 @@ class StepContext:
     - ``update``: "d" or "g", the update this loss is for.
     - ``real``, ``labels``: this update's real images and their labels (None for an
       unlabelled dataset); a conditional G was given the same labels.
-    - ``noise``, ``fake``: G's input and its images (detached in a D update).
+    - ``noise``, ``fake``: G's input (a :class:`~ganzoo.Translator`'s: the batch itself)
+      and its images (detached in a D update).
     - ``real_out``, ``fake_out``: D's :class:`~ganzoo.DOutput` on them, computed on first
       use and at most once (in a D update both in one pass unless D is batch-dependent).
       With an augment, D sees every image through it (``real`` and ``fake`` stay as they

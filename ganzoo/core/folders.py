@@ -37,11 +37,13 @@ RESOLUTIONS = range(8, 1025)
 class ImageFiles:
     """The image files under ``path`` (a folder or a .zip) at ``resolution`` px square,
     with ``channels`` 3 (RGB) or 1 (grayscale) and ``labels`` "folders" (the first folder of
-    each file's path is its class) or "none". Scanned when made -- a missing path or one
-    without images is a DataError -- and prepared on first use into the data root."""
+    each file's path is its class) or "none"; with ``halves``, each file holds two images
+    side by side (pix2pix's A and B), prepared as a pair stacked on channels (2C, R, R).
+    Scanned when made -- a missing path or one without images is a DataError -- and
+    prepared on first use into the data root."""
 
     def __init__(self, path: str | Path, resolution: int = 64, channels: int = 3,
-                 labels: str = "none") -> None:
+                 labels: str = "none", halves: bool = False) -> None:
         if not str(path):
             raise DataError("the image folder's path is not set (dataset.path=DIR)")
         if not (isinstance(resolution, int) and resolution in RESOLUTIONS):
@@ -53,8 +55,10 @@ class ImageFiles:
         self.resolution, self.channels, self.labels = resolution, channels, labels
         self.sources = scan(self.path)
         self.classes = classes_of(self.sources, labels)
-        self.key = cache_key(self.sources, {"resolution": resolution, "channels": channels,
-                                            "labels": labels})
+        self.halves = bool(halves)
+        settings = {"resolution": resolution, "channels": channels, "labels": labels,
+                    **({"halves": True} if halves else {})}  # the keys folders had before
+        self.key = cache_key(self.sources, settings)
 
     def cache(self, root: Path) -> Path:
         """Where the prepared arrays live under the data root ``root``."""
@@ -71,7 +75,7 @@ class ImageFiles:
         with tqdm(total=len(self.sources), unit="img", desc=f"preparing {self.path.name}",
                   leave=False, file=sys.stderr, disable=None) as bar:
             prepared = prepare(self.sources, self.classes, self.resolution, self.channels,
-                               bar.update)
+                               bar.update, self.halves)
         for name, why in prepared.skipped:
             warnings.warn(f"skipped {self.path / name}: {why}", stacklevel=2)
         if prepared.skipped:
@@ -168,8 +172,9 @@ def cache_key(sources: list[Source], settings: dict) -> str:
     return digest.hexdigest()[:16]
 
 
-def decode(data: bytes, resolution: int, channels: int) -> np.ndarray:
-    """One image file's bytes as uint8 (C, R, R): upright, centre-cropped, resized."""
+def decode(data: bytes, resolution: int, channels: int, halves: bool = False) -> np.ndarray:
+    """One image file's bytes as uint8 (C, R, R): upright, centre-cropped, resized; with
+    ``halves``, its left and right halves so, stacked on channels (2C, R, R)."""
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as opened:
@@ -181,6 +186,18 @@ def decode(data: bytes, resolution: int, channels: int) -> np.ndarray:
     if image.mode == "P":  # a palette (with transparency): through RGBA, as Pillow advises
         image = image.convert("RGBA")
     image = image.convert("RGB" if channels == 3 else "L")
+    if not halves:
+        return square(image, resolution, channels)
+    width, height = image.size  # two images side by side: each is cropped and resized
+    return np.concatenate([square(image.crop((0, 0, width // 2, height)), resolution, channels),
+                           square(image.crop((width // 2, 0, width, height)), resolution,
+                                  channels)])
+
+
+def square(image, resolution: int, channels: int) -> np.ndarray:
+    """A Pillow image centre-cropped to a square and resized: uint8 (C, R, R)."""
+    from PIL import Image
+
     width, height = image.size
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
@@ -191,19 +208,22 @@ def decode(data: bytes, resolution: int, channels: int) -> np.ndarray:
 
 
 def prepare(sources: list[Source], classes: list[str], resolution: int, channels: int,
-            progress: Callable[[int], None] = lambda n: None) -> Prepared:
-    """Decode every source; ``progress(1)`` after each file."""
+            progress: Callable[[int], None] = lambda n: None, halves: bool = False
+            ) -> Prepared:
+    """Decode every source (``halves``: each a pair side by side); ``progress(1)`` after
+    each file."""
     from PIL import Image, UnidentifiedImageError
 
     index = {name: i for i, name in enumerate(classes)}
-    images = np.empty((len(sources), channels, resolution, resolution), np.uint8)
+    depth = 2 * channels if halves else channels
+    images = np.empty((len(sources), depth, resolution, resolution), np.uint8)
     labels = np.zeros(len(sources), np.int64)
     kept, skipped, size = 0, [], 0
     for source in sources:
         try:
             data = source.read()
             size += len(data)
-            images[kept] = decode(data, resolution, channels)
+            images[kept] = decode(data, resolution, channels, halves)
         except UnidentifiedImageError:
             skipped.append((source.name, "not an image file Pillow can read"))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

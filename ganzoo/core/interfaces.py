@@ -32,6 +32,7 @@ class Generator(nn.Module, abc.ABC):
     """
 
     codes: Mapping[str, int] = MappingProxyType({})
+    translates = False  # True for a :class:`Translator`, fed the real batch instead of noise
 
     def __init__(self, z_dim: int, out_shape: Shape, num_classes: int = 0) -> None:
         super().__init__()
@@ -59,6 +60,51 @@ class Generator(nn.Module, abc.ABC):
         if labels is None:
             labels = torch.arange(noise.shape[0], device=noise.device) % self.num_classes
         return self(noise, labels)
+
+
+class Translator(Generator):
+    """An image-to-image generator (pix2pix's, CycleGAN's). Its input is not noise but the
+    real batch itself: pairs (N, 2C, H, W) of an image of domain A and one of domain B
+    stacked on channels (:mod:`ganzoo.pairs`), and it returns pairs of the same shape --
+    what D judges beside the real pairs:
+
+    - ``directions = ("AB",)``: ``(A, G(A))``, the source beside its translation, so a
+      discriminator of pairs judges (source, image) as pix2pix's conditional D does;
+    - ``directions = ("AB", "BA")``: ``(G_BA(B), G_AB(A))``, each side a translation into
+      that side's domain (CycleGAN); applied to its own output it gives the cycle
+      ``(G_BA(G_AB(A)), G_AB(G_BA(B)))``, and to ``swap(real)`` the identity mappings.
+
+    The engine feeds it the batch where a noise-to-image G gets noise (``ctx.noise`` is the
+    batch: ``ctx.g(x)`` translates any pairs ``x``); ``z_dim`` is 0 and ``sample_noise``
+    draws nothing. :meth:`translate` applies one direction to images of one domain.
+    """
+
+    directions: tuple[str, ...] = ("AB",)
+    translates = True
+
+    def __init__(self, out_shape: Shape) -> None:
+        super().__init__(0, out_shape)
+        channels = self.out_shape[0]
+        if channels % 2:
+            raise ValueError(f"a translator's images are pairs stacked on channels (2C, H, "
+                             f"W); got {self.out_shape}")
+        self.image_shape = (channels // 2, *self.out_shape[1:])
+
+    def translate(self, images: Tensor, direction: str = "AB") -> Tensor:
+        """Images of the source domain (N, C, H, W) in [-1, 1] translated: A to B ("AB") or
+        B to A ("BA", where ``directions`` has it). The other side of each pair G is given
+        is blank; override to skip translating it."""
+        from .errors import ConfigError
+        from .pairs import join, split
+
+        if direction not in self.directions:
+            ways = " and ".join(f"{d[0]} to {d[1]}" for d in self.directions)
+            raise ConfigError(f"this generator translates {ways} only, not {direction[0]} to "
+                              f"{direction[1]}")
+        blank = torch.zeros_like(images)
+        out = self(join(images, blank) if direction == "AB" else join(blank, images))
+        a, b = split(out)
+        return b if direction == "AB" else a
 
 
 class Discriminator(nn.Module, abc.ABC):
@@ -290,6 +336,11 @@ class Dataset(abc.ABC):
     # a dataset of coupled images (CoGAN's two domains side by side) names instead the
     # registered dataset whose evaluator and test split score each of its domains
     scored_by: str | None = None
+    # an image-to-image dataset: each sample is a pair (A, B) stacked on channels
+    # (ganzoo.pairs); ``aligned`` when B is A's own translation (pix2pix's data), not an
+    # unrelated image of domain B (CycleGAN's)
+    image_pairs: bool = False
+    aligned: bool = False
 
     @abc.abstractmethod
     def load(self, split: str, root: Path) -> tuple[Tensor, Tensor]:

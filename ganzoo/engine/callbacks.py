@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..core import pairs
 from ..core.errors import CallbackError, GanzooError
 from ..core.interfaces import Callback, Dataset, Generator, Preset
 from .batches import to_unit_range
@@ -101,8 +102,10 @@ class SampleGrids(Callback):
 
     def on_train_start(self, training: Training) -> None:
         if not training.resumed:
-            save_grid(to_unit_range(training.real_images[:N_FIXED]),
-                      training.run_dir.samples / "real.png")
+            real = to_unit_range(training.real_images[:N_FIXED])
+            if training.dataset.image_pairs:  # A beside B
+                real = pairs.side_by_side(*pairs.split(real))
+            save_grid(real, training.run_dir.samples / "real.png")
 
     def on_epoch_end(self, training: Training, record: dict[str, Any]) -> None:
         epoch = record["epoch"]
@@ -128,9 +131,12 @@ def standard_callbacks() -> list[Callback]:
     return [MetricsFile(), SampleGrids(), LossPlot()]
 
 
-def fixed_noise(generator: Generator, seed: int) -> torch.Tensor:
+def fixed_noise(generator: Generator, seed: int, images: torch.Tensor) -> torch.Tensor:
     """The same noise for every grid of a run, drawn without touching the training RNG.
-    A conditional generator gets whole rows of its classes in turn."""
+    A conditional generator gets whole rows of its classes in turn; a translator, the
+    first training ``images`` (uint8 pairs), its input."""
+    if generator.translates:
+        return to_unit_range(images[:N_FIXED])
     classes = generator.num_classes
     n = classes * max(1, N_FIXED // classes) if classes else N_FIXED
     with torch.random.fork_rng(devices=[]):
@@ -142,5 +148,8 @@ def fixed_noise(generator: Generator, seed: int) -> torch.Tensor:
 def save_samples(generator: Generator, noise: torch.Tensor, path: Path) -> None:
     was_training = generator.training
     generator.eval()
-    save_grid(generator.generate(noise), path, nrow=generator.num_classes or 8)
+    if generator.translates:  # source, translation, target: a row each
+        save_grid(pairs.rows(noise, generator(noise), generator.directions), path, nrow=4)
+    else:
+        save_grid(generator.generate(noise), path, nrow=generator.num_classes or 8)
     generator.train(was_training)

@@ -12,8 +12,9 @@ from PIL import Image
 PADDING = 2  # black pixels between and around the images of a grid
 
 
-def grid(images: torch.Tensor, nrow: int) -> torch.Tensor:
-    """Images in [-1, 1] (N, C, H, W) -> one uint8 (H', W', C) array, ``nrow`` per row.
+def grid(images: torch.Tensor, nrow: int, padding: int = PADDING) -> torch.Tensor:
+    """Images in [-1, 1] (N, C, H, W) -> one uint8 (H', W', C) array, ``nrow`` per row,
+    ``padding`` black pixels apart.
 
     Written here rather than with torchvision.utils, whose import alone costs as much as
     importing torch: every ``ganzoo train`` and ``sample`` would pay for it.
@@ -21,20 +22,21 @@ def grid(images: torch.Tensor, nrow: int) -> torch.Tensor:
     x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).add(0.5).to(torch.uint8)
     n, c, h, w = x.shape
     rows = math.ceil(n / nrow)
-    out = torch.zeros(c, rows * (h + PADDING) + PADDING, nrow * (w + PADDING) + PADDING,
+    out = torch.zeros(c, rows * (h + padding) + padding, nrow * (w + padding) + padding,
                       dtype=torch.uint8)
     for i in range(n):
-        top, left = PADDING + (i // nrow) * (h + PADDING), PADDING + (i % nrow) * (w + PADDING)
+        top, left = padding + (i // nrow) * (h + padding), padding + (i % nrow) * (w + padding)
         out[:, top:top + h, left:left + w] = x[i]
     return out.permute(1, 2, 0)
 
 
-def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> None:
-    """Save images in [-1, 1] shaped (N, C, H, W) as one PNG grid."""
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None,
+              padding: int = PADDING) -> None:
+    """Save images in [-1, 1] shaped (N, C, H, W) as one PNG grid (one image: padding 0)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.ceil(math.sqrt(images.shape[0]))))
-    pixels = grid(images, nrow).numpy()
+    pixels = grid(images, nrow, padding).numpy()
     Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(path)
 
 

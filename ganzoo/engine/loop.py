@@ -107,7 +107,7 @@ def _train(preset: Preset, options: RunOptions, device: torch.device,
     trainings = [Training(preset=mine, run_dir=run, device=device, generator=shown,
                           dataset=trainee.dataset, data_root=data_root,
                           real_images=images[:N_FIXED],
-                          fixed_noise=fixed_noise(shown, mine.train.seed).to(device),
+                          fixed_noise=fixed_noise(shown, mine.train.seed, images).to(device),
                           start_epoch=resumed.epoch if resumed else 0,
                           resumed=resumed is not None, history=history, say=say,
                           weights=functools.partial(trainee.weights, i))

@@ -137,9 +137,13 @@ class TrainStep:
         used when the models are class-conditional); returns ``[loss_d, loss_g]`` on the
         device, loss_d averaged over the D updates (no host sync).
 
-        ``noise`` (one row per image) defaults to fresh draws from the generator's prior.
+        ``noise`` (one row per image) defaults to fresh draws from the generator's prior; a
+        :class:`~ganzoo.Translator` is given ``real`` instead.
         """
-        noise = self._noise(real) if noise is None else noise
+        if self.generator.translates:  # its input is the batch itself (pairs of images)
+            noise = real
+        elif noise is None:
+            noise = self._noise(real)
         if self.conditional and labels is None:
             raise ConfigError("a class-conditional generator needs the batch's labels")
         dim = self.batch_dim

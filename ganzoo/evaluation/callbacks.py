@@ -6,8 +6,9 @@ from typing import Any
 
 from ..core.interfaces import Callback
 from ..engine.callbacks import sample_epoch
-from .quality import Scorer, scorer_for
+from .quality import Scorer
 from .runpage import write_report
+from .scorers import scorer_for
 
 
 class EvaluateEvery(Callback):

@@ -38,8 +38,6 @@ from ..core.interfaces import ComponentRef, Dataset, Evaluator, Generator
 from ..engine.batches import DeviceImages, to_unit_range
 from . import formulas
 from .featurecache import FeatureCache
-from .inception import NAME as INCEPTION
-from .inception import InceptionFeatures, digest, weights_file
 
 EVALUATOR_FORMAT = "ganzoo-evaluator/1"
 EVALUATOR_SEED = 0
@@ -68,6 +66,11 @@ class Quality:
     kid_std: float | None = None
     precision: float | None = None
     recall: float | None = None
+    # a translator of aligned pairs: its translations' distance to the targets, in [0, 1]
+    # pixels: mean absolute difference, PSNR (dB) and SSIM
+    l1: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
 
     def as_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -87,6 +90,8 @@ class Quality:
             text += f", KID {self.kid:.4f} ± {self.kid_std:.4f}"
         if self.precision is not None:
             text += f", precision {self.precision:.3f}, recall {self.recall:.3f}"
+        if self.l1 is not None:
+            text += f", L1 {self.l1:.4f}, PSNR {self.psnr:.2f} dB, SSIM {self.ssim:.4f}"
         return text
 
 
@@ -183,13 +188,14 @@ def embed(net: Evaluator, batches: Iterable[Tensor]) -> Iterable[tuple[Tensor, T
         yield features.float(), net.classify(features).float()
 
 
-def _unit_batches(images: Tensor, device: torch.device) -> Iterable[Tensor]:
-    for i in range(0, images.shape[0], CHUNK):
-        yield to_unit_range(images[i:i + CHUNK].to(device))
-
-
-def _itself(images: Tensor) -> Tensor:
+def itself(images: Tensor) -> Tensor:
     return images
+
+
+def _unit_batches(images: Tensor, device: torch.device,
+                  view: Callable[[Tensor], Tensor] = itself) -> Iterable[Tensor]:
+    for i in range(0, images.shape[0], CHUNK):
+        yield view(to_unit_range(images[i:i + CHUNK].to(device)))
 
 
 class Scorer:
@@ -197,15 +203,18 @@ class Scorer:
     dataset's evaluator, or Inception-v3's (:class:`~.inception.InceptionFeatures`).
 
     ``view`` maps a generator's images into the network's domain (a coupled dataset's
-    first domain; by default the images themselves); ``cache`` keeps real images' features
+    first domain; by default the images themselves), ``real_view`` real ones (image pairs'
+    targets); ``cache`` keeps real images' features
     (the test split's, the floor's) for later scorers. ``by_class``: the network's classes
     are the dataset's, so a conditional generator's class accuracy means something (not so
     for Inception's ImageNet classes)."""
 
     def __init__(self, evaluator: Evaluator, reference: Tensor, device: torch.device,
-                 view: Callable[[Tensor], Tensor] = _itself, metrics: Iterable[str] = (),
-                 cache: FeatureCache | None = None, by_class: bool = True) -> None:
+                 view: Callable[[Tensor], Tensor] = itself, metrics: Iterable[str] = (),
+                 cache: FeatureCache | None = None, by_class: bool = True,
+                 real_view: Callable[[Tensor], Tensor] = itself) -> None:
         self.evaluator, self.device, self.view, self.cache = evaluator, device, view, cache
+        self.real_view = real_view
         self.by_class = by_class
         self.extra = {m for m in metrics if m in EXTRA_METRICS}  # beyond the defaults
         self.reference, _ = self.embed_images(reference, "test")
@@ -218,7 +227,7 @@ class Scorer:
     def embed_images(self, images: Tensor, split: str) -> tuple[Tensor, Tensor]:
         """(features, logits) of uint8 real images (N, C, H, W) of ``split``, cached."""
         def compute() -> tuple[Tensor, Tensor]:
-            return self._embed_all(_unit_batches(images, self.device))
+            return self._embed_all(_unit_batches(images, self.device, self.real_view))
 
         if self.cache is None:
             return compute()
@@ -287,54 +296,3 @@ class Scorer:
                 return self.score_batches(batches(), labels)
         finally:
             generator.train(was_training)
-
-
-def scored_by(dataset: Dataset) -> Dataset:
-    """The dataset whose evaluator and test split score ``dataset``'s samples: itself, or
-    for coupled images the dataset each of their domains is scored as."""
-    if not dataset.scored_by:
-        return dataset
-    return build_component("dataset", ComponentRef(dataset.scored_by))
-
-
-def first_domain(dataset: Dataset) -> Callable[[Tensor], Tensor]:
-    """A generator's images of ``dataset`` as its scoring dataset's (the first domain)."""
-    if not dataset.scored_by:
-        return _itself
-    return lambda images: next(iter(dataset.domains(images).values()))
-
-
-def scorer_for(dataset: Dataset, data_root: Path, device: torch.device,
-               say: Callable[[str], None] = print, metrics: Iterable[str] = (),
-               features: str | None = None, inception_weights: Path | str | None = None
-               ) -> tuple[Scorer, dict]:
-    """A scorer of ``dataset``'s samples against the test split of the dataset that scores
-    them (with ``metrics`` beyond the defaults), and a record of its features: "domain"
-    (that dataset's evaluator network, trained and cached on first use), "inception"
-    (Inception-v3's, from ``inception_weights`` or the data root's copy, fetched when
-    missing), or None: the domain's where the dataset names an evaluator, else Inception's."""
-    scoring = scored_by(dataset)
-    features = features or ("domain" if scoring.evaluator else "inception")
-    if features == "inception":
-        weights = weights_file(data_root, inception_weights, say)
-        net: Evaluator = InceptionFeatures(weights).to(device).eval()
-        info = {"evaluator": INCEPTION, "dataset": scoring.name, "weights": str(weights)}
-        extractor = net.name
-    elif features == "domain":
-        net, info = load_evaluator(scoring, data_root, device, say)
-        extractor = f"{scoring.evaluator}-{digest(evaluator_path(scoring, data_root))}"
-    else:
-        raise ConfigError(f"features: choose from {', '.join(FEATURES)}; got {features!r}")
-    test_images, _ = scoring.load("test", data_root)
-    cache = FeatureCache(data_root, scoring.name, extractor)
-    scorer = Scorer(net, test_images, device, first_domain(dataset), metrics, cache,
-                    by_class=features == "domain")
-    return scorer, {**info, "features": features}
-
-
-def floor(scorer: Scorer, dataset: Dataset, data_root: Path, n: int = EVAL_SAMPLES,
-          seed: int = 0) -> Quality:
-    """The score of ``n`` real training images: what a perfect generator would get."""
-    images, _ = scored_by(dataset).load("train", data_root)
-    pick = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
-    return scorer.score_images(images[pick], "train")

@@ -12,8 +12,9 @@ from ..core.build import build_component
 from ..core.datasets import default_data_root
 from ..core.errors import ConfigError
 from ..engine.devices import resolve_device
-from .quality import EVAL_SAMPLES, METRICS, Quality, floor, scorer_for
+from .quality import EVAL_SAMPLES, METRICS, Quality
 from .sampling import load_generator
+from .scorers import floor, scorer_for
 from .structure import (
     categorical_code,
     cluster_purity,
@@ -45,6 +46,9 @@ class Report:
     # coupled images (CoGAN): each domain's quality and how often the domains show one class
     domains: dict[str, Quality] | None = None
     domain_agreement: float | None = None
+    # a translator: the generator's quality is that of its translations of the test sources
+    # (class accuracy: how often they show the source's class)
+    translates: bool = False
 
     @property
     def fid(self) -> float:
@@ -68,7 +72,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         out = {"source": self.source, "preset": self.preset, "epoch": self.epoch, "n": self.n,
-               "evaluator": self.evaluator, "generator": self.generator.as_dict()}
+               "evaluator": self.evaluator, "generator": self.generator.as_dict(),
+               "translates": self.translates}
         if self.floor is not None:
             out["floor"] = self.floor.as_dict()
         for key in ("code_accuracy", "code_classes", "d_accuracy", "cluster_purity",
@@ -104,7 +109,10 @@ class Report:
         lines += [f"{label}: {q.extra_summary()[2:]} ({q.n:,} samples, {evaluated})"
                   for label, q in rows if q.extra_summary()]
         q = self.generator
-        if q.class_accuracy is not None:
+        if q.class_accuracy is not None and self.translates:
+            lines.append(f"translations show their source's class in {q.class_accuracy:.1%} "
+                         f"of the test pairs (worst class: {q.worst_class_accuracy:.1%})")
+        elif q.class_accuracy is not None:
             lines.append(f"class asked for = class seen in {q.class_accuracy:.1%} of the "
                          f"samples (worst class: {q.worst_class_accuracy:.1%})")
         if self.code_accuracy is not None:
@@ -128,7 +136,7 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
              features: str | None = None, inception_weights: Path | str | None = None
              ) -> Report:
     """Score the generator of a run directory or checkpoint (its EMA weights when kept)
-    on ``features`` (see :func:`~.quality.scorer_for`): by default its dataset's evaluator
+    on ``features`` (see :func:`~.scorers.scorer_for`): by default its dataset's evaluator
     network, trained and cached in the data root on first use.
 
     ``say`` receives progress lines (the evaluator's training, when it runs); ``metrics``
@@ -158,4 +166,5 @@ def evaluate(source: Path | str, n: int = EVAL_SAMPLES, *, device: str | None = 
                   evaluator=evaluator, code_accuracy=code_share, code_classes=code_classes,
                   d_accuracy=discriminator_accuracy(Path(source), dataset, data_root, dev),
                   cluster_purity=cluster_purity(Path(source), dataset, data_root, dev),
-                  domains=domains, domain_agreement=agreement)
+                  domains=domains, domain_agreement=agreement,
+                  translates=generator.translates)

@@ -22,7 +22,8 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.fileio import atomic_write_bytes
-from ..core.interfaces import Preset
+from ..core.interfaces import Preset, Translator
+from ..core.plugins import get_registry
 from ..core.presetfile import load_preset_file, preset_to_toml
 from ..core.version import __version__
 from ..engine.rundir import (
@@ -266,17 +267,30 @@ def render(runs: Sequence[RunView]) -> str:
             f"<body>{''.join(parts)}</body></html>")
 
 
+def _translates(preset: Preset) -> bool:
+    """Whether the preset's generator is a registered :class:`~ganzoo.Translator`."""
+    try:
+        factory = get_registry().get("generator", preset.generator.name).obj
+    except ConfigError:  # its plugin is gone: the page still shows the grids
+        return False
+    return isinstance(factory, type) and issubclass(factory, Translator)
+
+
 def _samples(runs: Sequence[RunView]) -> str:
-    """Each run's real images and its grids from fixed noise."""
+    """Each run's real images and its grids from fixed noise (of a translator: from fixed
+    training pairs, each row source, translation, target)."""
     parts = ["<section id='samples'><h2>Samples from fixed noise</h2>"]
     for v in runs:
+        note = ("<p>Translations of the first training pairs: each row shows a source (A), "
+                "its translation, the target (B) and, where G translates both ways, B's "
+                "translation.</p>") if _translates(v.preset) else ""
         figures = [f"<figure>{_image(v.real, 'real')}<figcaption>real</figcaption></figure>"
                    ] if v.real else []
         for grid in _spread(v.grids):
             epoch = grid.stem.split("-")[-1].lstrip("0") or "0"
             figures.append(f"<figure>{_image(grid, f'epoch {epoch}')}"
                            f"<figcaption>epoch {epoch}</figcaption></figure>")
-        parts.append(f"<h3>{html.escape(v.name)}</h3><div class='grids'>"
+        parts.append(f"<h3>{html.escape(v.name)}</h3>{note}<div class='grids'>"
                      f"{''.join(figures) or '<p>No grids yet.</p>'}</div>")
     return "".join(parts) + "</section>"
 

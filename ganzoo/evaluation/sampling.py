@@ -9,9 +9,11 @@ from typing import NamedTuple
 import torch
 
 from ..core.build import build_generator
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, DataError
+from ..core.folders import Source, decode, scan
 from ..core.interfaces import Generator, Preset
 from ..engine import checkpoint
+from ..engine.batches import to_unit_range
 from ..engine.images import save_grid
 from ..engine.rundir import GENERATOR_FILE, find_checkpoint
 
@@ -63,11 +65,21 @@ def class_labels(generator: Generator, n: int, labels: int | Sequence[int] | tor
     return asked
 
 
+def draws(generator: Generator) -> Generator:
+    """``generator``, if it draws images from noise; a translator is a clear error."""
+    if generator.translates:
+        raise ConfigError("this generator translates images rather than drawing them from "
+                          "noise: use ganzoo translate RUN IMAGE... -o DIR (Run.translate in "
+                          "Python)")
+    return generator
+
+
 @torch.no_grad()
 def sample(generator: Generator, n: int, seed: int, device: torch.device | str = "cpu",
            labels: int | Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
     """``n`` images in [-1, 1] from noise seeded by ``seed``; the global RNG is left as it
     was."""
+    draws(generator)
     device = torch.device(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -117,6 +129,7 @@ def sample_grid(source: Path, out: Path, n: int = 64, seed: int = 0,
     """Write a grid of ``n`` samples to ``out`` (varying ``code``: ``n`` rounded up to whole
     rows); returns (the epochs the generator trained, samples written)."""
     generator, preset, epoch = load_generator(source, device)
+    draws(generator)
     if code is not None:
         steps = generator.codes.get(code) or VARY_STEPS
         images, nrow = vary(generator, code, -(-n // steps), seed, device, hold)
@@ -131,3 +144,80 @@ def sample_grid(source: Path, out: Path, n: int = 64, seed: int = 0,
     except OSError as exc:
         raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
     return epoch, len(images)
+
+
+TRANSLATE_CHUNK = 64  # images per forward pass of ``translate``
+
+
+@torch.no_grad()
+def translate(generator: Generator, images: torch.Tensor, direction: str = "AB"
+              ) -> torch.Tensor:
+    """A translator's translations of ``images`` (N, C, H, W) in [-1, 1], of its source
+    domain ("AB": A's, "BA": B's), in eval mode."""
+    if not generator.translates:
+        raise ConfigError("this generator draws images from noise; it translates none (use "
+                          "ganzoo sample)")
+    if tuple(images.shape[1:]) != generator.image_shape:
+        raise ConfigError(f"the generator translates images of shape {generator.image_shape} "
+                          f"(C, H, W); got {tuple(images.shape[1:])}")
+    was_training = generator.training
+    generator.eval()
+    try:
+        return torch.cat([generator.translate(chunk, direction).float()
+                          for chunk in images.split(TRANSLATE_CHUNK)])
+    finally:
+        generator.train(was_training)
+
+
+def translate_files(source: Path, inputs: Sequence[Path], out: Path, direction: str = "AB",
+                    device: torch.device | str = "cpu") -> tuple[int, list[Path]]:
+    """Translate image files, and every image under folders (or .zip files), with the
+    generator of ``source``; write one PNG per input image at the model's resolution into
+    ``out`` (a folder's images under their paths in it). Every input is read before anything
+    is written. Returns (the epochs the generator trained, the files written)."""
+    generator, preset, epoch = load_generator(source, device)
+    channels, resolution = generator.image_shape[0], generator.image_shape[1]
+    jobs = input_images(inputs, out)
+    images = torch.stack([torch.tensor(read_image(src, resolution, channels))
+                          for src, _ in jobs])
+    made = translate(generator, to_unit_range(images.to(device)), direction)
+    written = []
+    for (_, path), image in zip(jobs, made, strict=True):
+        try:
+            save_grid(image[None], path, nrow=1, padding=0)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        written.append(path)
+    return epoch, written
+
+
+def input_images(inputs: Sequence[Path], out: Path) -> list[tuple[Source, Path]]:
+    """Each input image and the PNG it becomes under ``out``; two inputs that would
+    become one file are an error."""
+    jobs: dict[Path, Source] = {}
+    for given in map(Path, inputs):
+        found = ([(src, src.name) for src in scan(given)]
+                 if given.is_dir() or given.suffix.lower() == ".zip"
+                 else [(Source(given.name, given), given.name)])
+        for src, name in found:
+            path = out / Path(name).with_suffix(".png")
+            if path in jobs:
+                raise ConfigError(f"{jobs[path].path} and {src.path} would both be written "
+                                  f"to {path}")
+            jobs[path] = src
+    if not jobs:
+        raise ConfigError("no images to translate")
+    return [(src, path) for path, src in jobs.items()]
+
+
+def read_image(src: Source, resolution: int, channels: int):
+    """One input file decoded as the model's images are (uint8 (C, R, R)), or a DataError
+    naming it."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        return decode(src.read(), resolution, channels)
+    except UnidentifiedImageError:
+        raise DataError(f"cannot read {src.path}: not an image file Pillow can open") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {src.path}: {exc}") from None

@@ -125,8 +125,8 @@ def domain_scores(scorer: Scorer, generator: Generator, dataset: Dataset, n: int
     """For a dataset of coupled images (one that names ``scored_by``): the quality of each
     domain of ``n`` samples, and the share of samples whose domains the evaluator sees as
     one class -- what CoGAN's shared weights should teach without paired data. None for a
-    dataset of one domain."""
-    if not dataset.scored_by:
+    dataset of one domain, or of image pairs (a translator's)."""
+    if not dataset.scored_by or dataset.image_pairs:
         return None
     device = scorer.device
     was_training = generator.training

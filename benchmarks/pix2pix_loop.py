@@ -1,0 +1,107 @@
+"""pix2pix at 64 px: ``ganzoo train pix2pix-edges2mnist``'s step against the loop of pix2pix's
+reference implementation.
+
+    python benchmarks/pix2pix_loop.py [--seconds 60] [--device cpu] [--width 64]
+
+The reference trains as ``train.py`` + ``pix2pix_model.py`` of junyanz/pytorch-CycleGAN-
+and-pix2pix do: a DataLoader of (A, B) pairs (here edges2mnist scaled to 64 px, each item
+scaled to [-1, 1] as its transform does), fake_B = G(A); D's update on cat(A, fake_B)
+detached and cat(A, B), (BCE fake + BCE real) / 2, with D's gradients on; then G's with D's
+gradients off, BCE(D(cat(A, fake_B)), 1) + 100 |fake_B - B|; an Adam each (2e-4, beta1
+0.5). Both use the same networks (this repository's ``unet`` and ``patchgan`` at the
+paper's width 64) and batch 16, in one process in alternating blocks
+(ganzoo.benchmark.throughput.measure); ganzoo's step is fed by its on-device data path.
+
+Prints samples/s of each and ganzoo / reference.
+"""
+
+import argparse
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from dcgan_example import endless, timed  # this folder's
+
+from ganzoo import pairs
+from ganzoo.benchmark.throughput import Runner, ganzoo_runner
+from ganzoo.core.build import build_component, with_data_shape
+from ganzoo.core.config import apply_overrides
+from ganzoo.core.datasets import default_data_root
+from ganzoo.core.plugins import get_registry
+from ganzoo.engine.batches import DeviceImages
+
+BATCH = 16
+RESOLUTION = 64
+
+
+class Pairs(torch.utils.data.Dataset):
+    """(A, B) per item in [-1, 1], as the reference's AlignedDataset returns them."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        a, b = pairs.split(self.images[i].float() / 127.5 - 1)
+        return a, b
+
+
+def reference_runner(preset, images: torch.Tensor, device: torch.device) -> Runner:
+    loader = torch.utils.data.DataLoader(Pairs(images), batch_size=BATCH, shuffle=True,
+                                         drop_last=True)
+    G = build_component("generator", preset.generator).to(device)
+    D = build_component("discriminator", preset.discriminator).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = F.binary_cross_entropy_with_logits
+    feed = endless(loader)
+
+    def step() -> None:
+        a, b = (t.to(device) for t in next(feed))
+        fake_b = G.nets["AB"](a)
+        D.requires_grad_(True)
+        opt_d.zero_grad(set_to_none=True)
+        pred_fake = D(torch.cat([a, fake_b.detach()], 1))
+        pred_real = D(torch.cat([a, b], 1))
+        loss_d = (bce(pred_fake, torch.zeros_like(pred_fake))
+                  + bce(pred_real, torch.ones_like(pred_real))) / 2
+        loss_d.backward()
+        opt_d.step()
+        D.requires_grad_(False)
+        opt_g.zero_grad(set_to_none=True)
+        pred_fake = D(torch.cat([a, fake_b], 1))
+        loss_g = bce(pred_fake, torch.ones_like(pred_fake)) + 100 * (fake_b - b).abs().mean()
+        loss_g.backward()
+        opt_g.step()
+
+    return Runner("reference", "fp32", step, None, BATCH)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="per runner, 5 rounds")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--width", type=int, default=64, help="G's and D's (the paper: 64)")
+    args = parser.parse_args()
+    device, root = torch.device(args.device), default_data_root()
+    registry = get_registry()
+    preset = apply_overrides(registry.preset("pix2pix-edges2mnist"), {
+        "dataset.resolution": RESOLUTION, "generator.width": args.width,
+        "discriminator.width": args.width, "batch_size": BATCH})
+    preset = with_data_shape(dataclasses.replace(preset, schedule_g=None, schedule_d=None))
+    dataset = build_component("dataset", preset.dataset)
+    images, labels = dataset.load("train", root)
+    data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
+    runners = [reference_runner(preset, images, device),
+               ganzoo_runner(preset, data, BATCH, "fp32", cuda_graphs=device.type == "cuda")]
+    rates = timed(runners, device, args.seconds)
+    print(f"pix2pix at {RESOLUTION} px, width {args.width}, on {device}, batch {BATCH}, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads: the reference loop "
+          f"{rates[0]:,.1f} samples/s, ganzoo ({runners[1].impl}) {rates[1]:,.1f} samples/s, "
+          f"ganzoo / reference {rates[1] / rates[0]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
