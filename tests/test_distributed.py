@@ -155,6 +155,22 @@ def test_an_objective_that_judges_with_its_own_networks_trains_in_ddp(tmp_path):
     assert [k for k in aae[0] if not torch.equal(aae[0][k], aae[1][k])] == []
 
 
+def test_a_translator_of_both_ways_trains_in_ddp(tmp_path):
+    """CycleGAN: G fed the batch, run again in G's update for the cycle and the identity
+    (ctx.g), D through DDP on real and pooled fakes (ctx.d): every weight stays identical on
+    both ranks; each rank keeps its own pool of its own fakes (int16, never averaged)."""
+    data = make_mnist_root(tmp_path / "data", n_train=4 * BATCH)
+    small = {"generator": {"name": "resnet-translator", "kwargs": {"width": 4, "blocks": 1}},
+             "discriminator": {"name": "patchgan", "kwargs": {"width": 4,
+                                                              "judge": "domains"}}}
+    sets = {"epochs": 1, "batch_size": BATCH, "sample_every": 1, **small}
+    ranks = run_ranks(2, data, tmp_path / "cyclegan", sets, tmp_path,
+                      preset="cyclegan-mnist-restyle")
+    assert ranks[0].keys() == ranks[1].keys()
+    differ = [k for k in ranks[0] if not torch.equal(ranks[0][k], ranks[1][k])]
+    assert differ == ["objective_state.pool"]
+
+
 def start_torchrun(tmp_path, *extra):
     """An endless 2-process CPU run under torchrun, returned once its first checkpoint is on
     disk: (process, data root, run directory)."""

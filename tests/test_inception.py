@@ -6,7 +6,6 @@ the values): the real file is a 91 MB download this offline suite cannot make.""
 
 import os
 import pickle
-from unittest import mock
 
 import pytest
 import torch
@@ -18,26 +17,6 @@ from ganzoo.evaluation.featurecache import FeatureCache
 from ganzoo.evaluation.quality import Scorer
 
 UNREACHABLE = "http://127.0.0.1:9/weights.pth"  # refused at once, online or not
-
-
-@pytest.fixture(scope="session")
-def fake_weights(tmp_path_factory):
-    """Inception-v3's state dict with seeded random weights (He-initialised convolutions, so
-    the features neither vanish nor explode), as torch-fidelity reads it."""
-    import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
-
-    cls = tf_inception.FeatureExtractorInceptionV3
-    with mock.patch.object(tf_inception, "load_state_dict_from_url", lambda *a, **k: None), \
-            mock.patch.object(cls, "load_state_dict", lambda self, state: None), \
-            torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = cls("fake", ["2048"])
-        for module in net.modules():
-            if isinstance(module, torch.nn.Conv2d):
-                torch.nn.init.kaiming_normal_(module.weight)
-    path = tmp_path_factory.mktemp("inception") / "fake-inception.pth"
-    torch.save(net.state_dict(), path)
-    return path
 
 
 def images(n, low, high, seed, channels=3):

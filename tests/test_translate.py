@@ -36,6 +36,21 @@ def tensors(path):
         return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
 
 
+def straight_and_resumed(tmp_path, *args):
+    """Train with ``args`` two epochs straight (``straight/``), and one, a stop and one more
+    (``split/``); checks that both last checkpoints hold the same tensors, bit for bit, and
+    returns them."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    for out, epochs in ((straight, "2"), (split, "1"), (split, "2")):
+        where = ("--resume", out) if out == split and epochs == "2" else ("--out", out)
+        result = run_cli("train", *args, *where, "--epochs", epochs)
+        assert result.exit_code == 0, result.output
+    a = tensors(straight / "checkpoints" / "epoch-0001.safetensors")
+    b = tensors(split / "checkpoints" / "epoch-0001.safetensors")
+    assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
+    return a, b
+
+
 def test_pairs_stack_a_and_b_on_channels():
     a, b = torch.rand(3, 2, 4, 4), torch.rand(3, 2, 4, 4)
     x = pairs.join(a, b)
@@ -193,15 +208,8 @@ def test_trains_resumes_bitwise_and_translates_files(preset, data, tmp_path):
     """Two epochs straight, and one, a stop and one more, give the same checkpoint (the
     pool of fakes included); the grids show source, translation and target; ``translate``
     writes one PNG per input at the model's resolution; ``sample`` says to translate."""
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    for out, epochs in ((straight, "2"), (split, "1"), (split, "2")):
-        where = ("--resume", out) if out == split and epochs == "2" else ("--out", out)
-        result = run_cli("train", preset, "--data-dir", data, *where, "--epochs", epochs,
-                         *PRESETS[preset])
-        assert result.exit_code == 0, result.output
-    a = tensors(straight / "checkpoints" / "epoch-0001.safetensors")
-    b = tensors(split / "checkpoints" / "epoch-0001.safetensors")
-    assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
+    a, b = straight_and_resumed(tmp_path, preset, "--data-dir", data, *PRESETS[preset])
+    split = tmp_path / "split"
     if preset.startswith("cyclegan"):
         assert a["objective_state.pooled"].item() == 50
     with Image.open(split / "samples" / "epoch-0001.png") as grid:
@@ -245,6 +253,15 @@ def test_translate_reads_every_input_before_writing_and_names_a_bad_one(data, tm
     result = run_cli("translate", tmp_path / "run", tmp_path / "good.png", "--direction", "BA",
                      "-o", tmp_path / "out")
     assert_clean_error(result, "A to B only")
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_translators_train_under_bf16_autocast(preset, data, tmp_path):
+    result = run_cli("train", preset, "--data-dir", data, "--out", tmp_path / "run",
+                     "--epochs", "1", "--precision", "bf16", *PRESETS[preset])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text())
+    assert torch.isfinite(torch.tensor([record["loss_d"], record["loss_g"]])).all()
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -335,25 +352,21 @@ def unpaired_folder(root):
 
 FOLDER = ("--set", "dataset.resolution=32", "--set", "batch_size=4", "--set",
           "generator.width=4", "--set", "discriminator.width=4", "--set", "sample_every=1",
-          "--checkpoint-every", "0", "--quiet")
+          "--set", "ema=0.9", "--checkpoint-every", "0", "--quiet")
 
 
 @pytest.mark.parametrize("preset", ["pix2pix-folder", "cyclegan-folder"])
-def test_folder_presets_train_at_32_px_resume_bitwise_and_translate(preset, tmp_path):
+def test_folder_presets_train_at_32_px_resume_bitwise_and_translate(preset, tmp_path,
+                                                                     fake_weights):
     folder = (paired_folder(tmp_path / "pairs") if preset.startswith("pix2pix")
               else unpaired_folder(tmp_path / "domains"))
     extra = () if preset.startswith("pix2pix") else ("--set", "generator.blocks=1")
     (tmp_path / "data").mkdir()
     args = ("--data-dir", tmp_path / "data", "--set", f"dataset.path={folder}", *FOLDER,
             *extra)
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    for out, epochs in ((straight, "2"), (split, "1"), (split, "2")):
-        where = ("--resume", out) if out == split and epochs == "2" else ("--out", out)
-        result = run_cli("train", preset, *where, "--epochs", epochs, *args)
-        assert result.exit_code == 0, result.output
-    a = tensors(straight / "checkpoints" / "epoch-0001.safetensors")
-    b = tensors(split / "checkpoints" / "epoch-0001.safetensors")
-    assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
+    a, b = straight_and_resumed(tmp_path, preset, *args)
+    split = tmp_path / "split"
+    assert any(k.startswith("generator_ema.") for k in a)  # both directions' EMA
     images = list((folder / ("val" if preset.startswith("pix2pix") else "testA")).iterdir())
     result = run_cli("translate", split, *images, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
@@ -361,6 +374,12 @@ def test_folder_presets_train_at_32_px_resume_bitwise_and_translate(preset, tmp_
     assert [p.stem for p in written] == sorted(p.stem for p in images)
     with Image.open(written[0]) as image:
         assert image.size == (32, 32) and image.mode == "RGB"
+    if preset.startswith("pix2pix"):  # unlabelled: scored on Inception's features
+        result = run_cli("eval", split, "--data-dir", tmp_path / "data", "--inception-weights",
+                         fake_weights, "-n", 4)
+        assert result.exit_code == 0, result.output
+        assert "4 samples scored by inception-v3" in result.output and "SSIM" in result.output
+        assert "translations show" not in result.output  # ImageNet's classes are not these
 
 
 def test_a_paired_folder_holds_pairs_side_by_side_or_as_matching_folders(tmp_path):

@@ -204,11 +204,11 @@ def tutorial_runner(preset: Preset, images: torch.Tensor, labels: torch.Tensor,
 
 
 def tutorial_can_train(preset: Preset) -> bool:
-    """The tutorial's loop trains an unconditional GAN, one D update per G update, with no
-    loss term that needs D itself; other presets are measured without it."""
+    """The tutorial's loop trains an unconditional GAN from noise, one D update per G
+    update, with no loss term that needs D itself; other presets are measured without it."""
     parts = build(preset)
-    if not isinstance(parts.loss, GANLoss):  # an objective: the tutorial has its one loss
-        return False
+    if not isinstance(parts.loss, GANLoss) or parts.generator.translates:
+        return False  # an objective (the tutorial has its one loss), or images for noise
     own_regularizer = (type(parts.loss).discriminator_regularizer
                        is not GANLoss.discriminator_regularizer)
     return not (parts.generator.num_classes or preset.train.n_critic > 1 or own_regularizer

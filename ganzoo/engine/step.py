@@ -56,6 +56,7 @@ class TrainStep:
         self.loss, self.objective = parts.loss, as_objective(parts.loss)
         self.precision, self.n_critic = precision, settings.n_critic
         self.conditional = bool(self.generator.num_classes)  # G gets the real batch's labels
+        self.translates = bool(self.generator.translates)  # G gets the real batch itself
         self.ema_decay = settings.ema
         self.ema = copy.deepcopy(self.generator).requires_grad_(False) if settings.ema else None
         self.augment = parts.augment
@@ -140,7 +141,7 @@ class TrainStep:
         ``noise`` (one row per image) defaults to fresh draws from the generator's prior; a
         :class:`~ganzoo.Translator` is given ``real`` instead.
         """
-        if self.generator.translates:  # its input is the batch itself (pairs of images)
+        if self.translates:  # its input is the batch itself (pairs of images)
             noise = real
         elif noise is None:
             noise = self._noise(real)
