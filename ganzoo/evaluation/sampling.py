@@ -175,7 +175,7 @@ def translate_files(source: Path, inputs: Sequence[Path], out: Path, direction: 
     generator of ``source``; write one PNG per input image at the model's resolution into
     ``out`` (a folder's images under their paths in it). Every input is read before anything
     is written. Returns (the epochs the generator trained, the files written)."""
-    generator, preset, epoch = load_generator(source, device)
+    generator, _, epoch = load_generator(source, device)
     channels, resolution = generator.image_shape[0], generator.image_shape[1]
     jobs = input_images(inputs, out)
     images = torch.stack([torch.tensor(read_image(src, resolution, channels))
@@ -196,11 +196,10 @@ def input_images(inputs: Sequence[Path], out: Path) -> list[tuple[Source, Path]]
     become one file are an error."""
     jobs: dict[Path, Source] = {}
     for given in map(Path, inputs):
-        found = ([(src, src.name) for src in scan(given)]
-                 if given.is_dir() or given.suffix.lower() == ".zip"
-                 else [(Source(given.name, given), given.name)])
-        for src, name in found:
-            path = out / Path(name).with_suffix(".png")
+        found = (scan(given) if given.is_dir() or given.suffix.lower() == ".zip"
+                 else [Source(given.name, given)])
+        for src in found:
+            path = out / Path(src.name).with_suffix(".png")
             if path in jobs:
                 raise ConfigError(f"{jobs[path].path} and {src.path} would both be written "
                                   f"to {path}")
@@ -218,6 +217,6 @@ def read_image(src: Source, resolution: int, channels: int):
     try:
         return decode(src.read(), resolution, channels)
     except UnidentifiedImageError:
-        raise DataError(f"cannot read {src.path}: not an image file Pillow can open") from None
+        raise DataError(f"cannot read {src.path}: not an image file Pillow can read") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {src.path}: {exc}") from None
