@@ -55,6 +55,17 @@ def timed(runners: list[Runner], device: torch.device, seconds: float) -> list[f
     return [r.steps * r.images_per_step / r.seconds for r in runners]
 
 
+def against_ganzoo(reference: Runner, preset, images: torch.Tensor, labels: torch.Tensor,
+                   device: torch.device, seconds: float, batch: int = BATCH,
+                   cuda_graphs: bool = False) -> tuple[float, float, str]:
+    """``reference`` timed against ganzoo's step on ``images`` (its on-device data path), in
+    alternating blocks: (reference samples/s, ganzoo samples/s, ganzoo's runner name)."""
+    data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
+    ours = ganzoo_runner(preset, data, batch, "fp32", cuda_graphs=cuda_graphs)
+    theirs, mine = timed([reference, ours], device, seconds)
+    return theirs, mine, ours.impl
+
+
 def example_nets(size: int) -> tuple[nn.Module, nn.Module]:
     """The example's _netG and _netD; at 32 px without their widest stage."""
     stages = {64: 4, 32: 3}[size]  # stride-2 stages between 4x4 and the image
@@ -138,12 +149,10 @@ def main() -> None:
                 get_registry().preset("dcgan-folder"),
                 {"dataset.path": str(folder), "dataset.resolution": size}))
             images, labels = build_component("dataset", preset.dataset).load("train", root)
-            data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
-            runners = [example_runner(folder, size, device),
-                       ganzoo_runner(preset, data, BATCH, "fp32", cuda_graphs=False)]
-            rates = timed(runners, device, args.seconds)
-            print(f"{size} px: PyTorch's DCGAN example {rates[0]:,.1f} samples/s, ganzoo "
-                  f"{rates[1]:,.1f} samples/s, ganzoo / example {rates[1] / rates[0]:.3f}")
+            theirs, mine, _ = against_ganzoo(example_runner(folder, size, device), preset,
+                                             images, labels, device, args.seconds)
+            print(f"{size} px: PyTorch's DCGAN example {theirs:,.1f} samples/s, ganzoo "
+                  f"{mine:,.1f} samples/s, ganzoo / example {mine / theirs:.3f}")
 
 
 if __name__ == "__main__":

@@ -20,15 +20,14 @@ import dataclasses
 
 import torch
 import torch.nn.functional as F
-from dcgan_example import endless, timed  # this folder's
+from dcgan_example import against_ganzoo, endless  # this folder's
 
 from ganzoo import pairs
-from ganzoo.benchmark.throughput import Runner, ganzoo_runner
+from ganzoo.benchmark.throughput import Runner
 from ganzoo.core.build import build_component, with_data_shape
 from ganzoo.core.config import apply_overrides
 from ganzoo.core.datasets import default_data_root
 from ganzoo.core.plugins import get_registry
-from ganzoo.engine.batches import DeviceImages
 
 BATCH = 16
 RESOLUTION = 64
@@ -93,14 +92,13 @@ def main() -> None:
     preset = with_data_shape(dataclasses.replace(preset, schedule_g=None, schedule_d=None))
     dataset = build_component("dataset", preset.dataset)
     images, labels = dataset.load("train", root)
-    data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
-    runners = [reference_runner(preset, images, device),
-               ganzoo_runner(preset, data, BATCH, "fp32", cuda_graphs=device.type == "cuda")]
-    rates = timed(runners, device, args.seconds)
+    theirs, mine, impl = against_ganzoo(reference_runner(preset, images, device), preset,
+                                        images, labels, device, args.seconds, BATCH,
+                                        cuda_graphs=device.type == "cuda")
     print(f"pix2pix at {RESOLUTION} px, width {args.width}, on {device}, batch {BATCH}, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads: the reference loop "
-          f"{rates[0]:,.1f} samples/s, ganzoo ({runners[1].impl}) {rates[1]:,.1f} samples/s, "
-          f"ganzoo / reference {rates[1] / rates[0]:.3f}")
+          f"{theirs:,.1f} samples/s, ganzoo ({impl}) {mine:,.1f} samples/s, ganzoo / "
+          f"reference {mine / theirs:.3f}")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,12 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from dcgan_example import endless, timed  # this folder's
+from dcgan_example import against_ganzoo, endless  # this folder's
 
-from ganzoo.benchmark.throughput import Runner, ganzoo_runner
+from ganzoo.benchmark.throughput import Runner
 from ganzoo.core.build import build_component
 from ganzoo.core.datasets import default_data_root
 from ganzoo.core.plugins import get_registry
-from ganzoo.engine.batches import DeviceImages
 
 BATCH = 64
 
@@ -80,14 +79,12 @@ def main() -> None:
     dataset = build_component("dataset", preset.dataset)
     dataset.ensure(root)
     images, labels = dataset.load("train", root)
-    data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
-    runners = [loop_runner(preset, root, device),
-               ganzoo_runner(preset, data, BATCH, "fp32", cuda_graphs=device.type == "cuda")]
-    rates = timed(runners, device, args.seconds)
+    theirs, mine, impl = against_ganzoo(loop_runner(preset, root, device), preset, images,
+                                        labels, device, args.seconds, BATCH,
+                                        cuda_graphs=device.type == "cuda")
     print(f"{args.preset} on {device}, batch {BATCH}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads: the plain loop {rates[0]:,.1f} samples/s, "
-          f"ganzoo ({runners[1].impl}) {rates[1]:,.1f} samples/s, ganzoo / loop "
-          f"{rates[1] / rates[0]:.3f}")
+          f"{torch.get_num_threads()} threads: the plain loop {theirs:,.1f} samples/s, "
+          f"ganzoo ({impl}) {mine:,.1f} samples/s, ganzoo / loop {mine / theirs:.3f}")
 
 
 if __name__ == "__main__":
