@@ -5,6 +5,7 @@ and ``ganzoo eval`` reports how often a translation is still classified as that 
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 
 import torch
@@ -54,7 +55,7 @@ class DerivedMNIST(Dataset):
         images, labels = self.digits.load(split, root)
         if split == "train" and self.train_images:
             images, labels = images[:self.train_images], labels[:self.train_images]
-        made = self.pairs(F.pad(images, (PAD,) * 4))
+        made = self.make_pairs(F.pad(images, (PAD,) * 4))
         size = self.sample_shape[-1]
         if size == SIDE:
             return made, labels
@@ -62,8 +63,9 @@ class DerivedMNIST(Dataset):
                           .round_().clamp_(0, 255).to(torch.uint8)
                           for chunk in made.split(CHUNK)]), labels
 
-    def pairs(self, digits: Tensor) -> Tensor:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def make_pairs(self, digits: Tensor) -> Tensor:
+        """Padded uint8 digits (N, 1, 32, 32) -> their pairs (N, 2, 32, 32)."""
 
     def domains(self, images: Tensor) -> dict[str, Tensor]:
         if images.shape[-1] != SIDE:
@@ -79,7 +81,7 @@ class EdgesToMNIST(DerivedMNIST):
     name = "edges2mnist"
     aligned = True
 
-    def pairs(self, digits: Tensor) -> Tensor:
+    def make_pairs(self, digits: Tensor) -> Tensor:
         return pairs.join(dilate(digits) - erode(digits), digits)
 
 
@@ -90,7 +92,7 @@ class RestyledMNIST(DerivedMNIST):
 
     name = "mnist-restyle"
 
-    def pairs(self, digits: Tensor) -> Tensor:
+    def make_pairs(self, digits: Tensor) -> Tensor:
         order = torch.randperm(len(digits),
                                generator=torch.Generator().manual_seed(PAIRING_SEED))
         return pairs.join(digits, dilate(digits[order]))
