@@ -39,10 +39,7 @@ def scored_by(dataset: Dataset) -> Dataset:
 
 
 def first_domain(dataset: Dataset) -> Callable[[Tensor], Tensor]:
-    """A generator's images of ``dataset`` as its scoring dataset's (the first domain); of
-    image pairs, the targets (B)."""
-    if dataset.image_pairs:
-        return functools.partial(target, dataset)
+    """A generator's images of ``dataset`` as its scoring dataset's (the first domain)."""
     if not dataset.scored_by:
         return itself
     return lambda images: next(iter(dataset.domains(images).values()))
@@ -74,17 +71,17 @@ def scorer_for(dataset: Dataset, data_root: Path, device: torch.device,
         extractor = f"{scoring.evaluator}-{digest(evaluator_path(scoring, data_root))}"
     else:
         raise ConfigError(f"features: choose from {', '.join(FEATURES)}; got {features!r}")
-    cache = FeatureCache(data_root, (dataset if dataset.image_pairs else scoring).name,
-                         extractor)
-    by_class, view = features == "domain", first_domain(dataset)
+    by_class = features == "domain"
     if dataset.image_pairs:  # compared with the targets of its own test pairs
         test_pairs, labels = dataset.load("test", data_root)
-        scorer: Scorer = TranslationScorer(net, test_pairs, labels, device, view, metrics,
-                                           cache, by_class, dataset.aligned)
+        scorer: Scorer = TranslationScorer(
+            net, test_pairs, labels, device, functools.partial(target, dataset), metrics,
+            FeatureCache(data_root, dataset.name, extractor), by_class, dataset.aligned)
         info = {**info, "dataset": f"{dataset.name} targets'"}  # "... test split"
     else:
         test_images, _ = scoring.load("test", data_root)
-        scorer = Scorer(net, test_images, device, view, metrics, cache, by_class=by_class)
+        scorer = Scorer(net, test_images, device, first_domain(dataset), metrics,
+                        FeatureCache(data_root, scoring.name, extractor), by_class=by_class)
     return scorer, {**info, "features": features}
 
 
