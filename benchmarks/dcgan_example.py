@@ -60,7 +60,7 @@ def against_ganzoo(reference: Runner, preset, images: torch.Tensor, labels: torc
                    cuda_graphs: bool = False) -> tuple[float, float, str]:
     """``reference`` timed against ganzoo's step on ``images`` (its on-device data path), in
     alternating blocks: (reference samples/s, ganzoo samples/s, ganzoo's runner name)."""
-    data = DeviceImages(images, labels, device, hflip=preset.train.hflip)
+    data = DeviceImages(images, labels, device, preset.train.hflip, preset.train.jitter)
     ours = ganzoo_runner(preset, data, batch, "fp32", cuda_graphs=cuda_graphs)
     theirs, mine = timed([reference, ours], device, seconds)
     return theirs, mine, ours.impl

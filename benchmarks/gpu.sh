@@ -84,6 +84,10 @@ for preset in pix2pix-edges2mnist cyclegan-mnist-restyle; do
 done
 "$PY" benchmarks/pix2pix_loop.py --device cuda --seconds 20 > "$OUT/pix2pix-loop.txt" 2>&1
 echo "pix2pix 64 px vs the reference loop: exit $?" | tee -a "$OUT/summary.txt"
+"$PY" benchmarks/pix2pix_loop.py --device cuda --seconds 20 --jitter 8 \
+    > "$OUT/pix2pix-loop-jitter.txt" 2>&1
+echo "pix2pix 64 px with random jitter and flips vs the reference loop: exit $?" \
+    | tee -a "$OUT/summary.txt"
 gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
 if [ "$gpus" -gt 1 ]; then
     counts=$("$PY" -c "print(','.join(str(2**i) for i in range(int($gpus).bit_length()) if 2**i <= $gpus))")

@@ -105,3 +105,53 @@ def test_stream_above_takes_sizes_and_refuses_nonsense(tmp_path):
     assert RunOptions(stream_above=0).stream_above == 0
     result = run_cli("train", "vanilla-mnist", "--stream-above", "lots")
     assert result.exit_code == 2 and "stream_above: expected a size" in result.output
+
+
+def test_jitter_enlarges_each_image_and_crops_it_back_at_its_own_corner():
+    torch.manual_seed(3)
+    side = torch.randint(0, 256, (12, 1, 8, 8), dtype=torch.uint8)
+    images = torch.cat([side, side], 1)  # a pair whose sides are alike: same crop expected
+    data = DeviceImages(images, torch.arange(12), CPU, hflip=True, jitter=3)
+    order = data.order()
+    assert order.corners.shape == (12, 2) and order.corners.min() >= 0
+    assert order.corners.max() <= 3 and len(order.corners.unique(dim=0)) > 1
+    for i, (batch, batch_labels) in enumerate(data.batches(order, 4)):
+        for j, label in enumerate(batch_labels.tolist()):
+            at = i * 4 + j
+            image = images[label].flip(-1) if order.rows[at] >= 12 else images[label]
+            big = torch.nn.functional.interpolate(image[None].float(), size=(11, 11),
+                                                  mode="bicubic", align_corners=False)
+            y, x = order.corners[at].tolist()
+            crop = big[0, :, y:y + 8, x:x + 8].clamp(0, 255).round() / 127.5 - 1
+            assert torch.allclose(batch[j], crop, atol=1e-6)
+            assert torch.equal(batch[j, 0], batch[j, 1])
+
+
+def test_without_jitter_nothing_more_is_drawn():
+    images, labels = numbered()
+    torch.manual_seed(4)
+    order = DeviceImages(torch.from_numpy(images), labels, CPU, hflip=True).order()
+    after = torch.rand(1)
+    torch.manual_seed(4)
+    torch.randperm(50), torch.randint(0, 2, (50,))
+    assert order.corners is None and torch.equal(after, torch.rand(1))
+
+
+def test_streamed_jittered_batches_equal_those_in_memory_for_runs_and_members():
+    torch.manual_seed(5)
+    images = torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8)
+    labels = torch.arange(40)
+    memory = DeviceImages(images, labels, CPU, hflip=True, jitter=2)
+    streamed = StreamedImages(images.numpy(), labels, CPU, hflip=True, jitter=2, chunk=16)
+    orders = [streamed.order(), streamed.order()]
+    for a, b in zip(memory.batches(orders[0], 8, start=1, rank=1, world_size=2),
+                    streamed.batches(orders[0], 8, start=1, rank=1, world_size=2),
+                    strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    for a, b in zip(memory.stacked_batches(orders, 8), streamed.stacked_batches(orders, 8),
+                    strict=True):
+        assert a[0].shape == (2, 8, 3, 8, 8) and torch.equal(a[0], b[0])
+        assert torch.equal(a[1], b[1])
+    member = list(memory.batches(orders[1], 8))
+    stacked = list(memory.stacked_batches(orders, 8))
+    assert all(torch.equal(m[0], s[0][1]) for m, s in zip(member, stacked, strict=True))

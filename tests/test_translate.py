@@ -352,7 +352,7 @@ def unpaired_folder(root):
 
 FOLDER = ("--set", "dataset.resolution=32", "--set", "batch_size=4", "--set",
           "generator.width=4", "--set", "discriminator.width=4", "--set", "sample_every=1",
-          "--set", "ema=0.9", "--checkpoint-every", "0", "--quiet")
+          "--set", "ema=0.9", "--set", "jitter=4", "--checkpoint-every", "0", "--quiet")
 
 
 @pytest.mark.parametrize("preset", ["pix2pix-folder", "cyclegan-folder"])

@@ -260,7 +260,7 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
     results: list[BenchResult] = []
     kinds = sorted({"fp32", *precisions})  # the peaks to measure: fp32 for the tutorial
     for device in devices:
-        full = DeviceImages(images, labels, device, hflip=preset.train.hflip)
+        full = DeviceImages(images, labels, device, preset.train.hflip, preset.train.jitter)
         for batch in batch_sizes:
             progress(f"measuring {device}, batch {batch}: "
                      + ", ".join([*(["tutorial"] if baseline else []), *precisions]))
@@ -271,7 +271,7 @@ def run_bench(preset: Preset, data_root: Path, devices: list[torch.device],
             else:
                 progress(f"batch {batch} needs {needed:,} images a step, the dataset has "
                          f"{len(images):,}: timing it on the dataset repeated")
-                data = DeviceImages(imgs, labs, device, hflip=preset.train.hflip)
+                data = DeviceImages(imgs, labs, device, preset.train.hflip, preset.train.jitter)
             runners = [ganzoo_runner(preset, data, batch, p, cuda_graphs) for p in precisions]
             runners += [population_runner(preset, data, batch, k, cuda_graphs)
                         for k in populations]

@@ -410,6 +410,9 @@ class TrainSettings:
     beta1: float = 0.9
     beta2: float = 0.999
     hflip: bool = False  # random horizontal flips of real images
+    # pix2pix's random jitter: pixels each real image (both sides of a pair alike) is
+    # enlarged by before a random crop back to its size (the papers: 30 at 256 px; 0: off)
+    jitter: int = 0
     sample_every: int = 50  # epochs between sample grids (the last epoch always gets one)
     seed: int = 0
     log_every: int = 50  # steps between reading losses back from the device
@@ -426,7 +429,7 @@ class TrainSettings:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("epochs", "eval_every"):
+        for name in ("epochs", "eval_every", "jitter"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("beta1", "beta2", "ema"):

@@ -135,8 +135,9 @@ def _training_data(trainee, data_root: Path, options: RunOptions, device: torch.
     """The training split's images, and their batches: on the device, or streamed from
     disk when they take more memory than ``options.stream_above`` allows."""
     images, labels = trainee.dataset.load("train", data_root)
-    data = training_images(images, labels, device, trainee.preset.train.hflip,
-                           options.stream_above)
+    train = trainee.preset.train
+    data = training_images(images, labels, device, train.hflip, options.stream_above,
+                           train.jitter)
     if isinstance(data, StreamedImages):
         limit = ("half the memory available" if options.stream_above is None
                  else f"{options.stream_above:,} bytes")

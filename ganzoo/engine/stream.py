@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .batches import DeviceImages, ImageBatches, to_unit_range
+from .batches import DeviceImages, ImageBatches, Order, jittered, stacked, to_unit_range
 
 CHUNK = 4096  # images per sequential read
 AHEAD = 4  # batches gathered ahead of the step
@@ -33,55 +33,58 @@ class StreamedImages(ImageBatches):
     labels live on ``device``."""
 
     def __init__(self, images: np.ndarray | Tensor, labels: Tensor, device: torch.device,
-                 hflip: bool, chunk: int = CHUNK, ahead: int = AHEAD) -> None:
+                 hflip: bool, jitter: int = 0, chunk: int = CHUNK, ahead: int = AHEAD
+                 ) -> None:
         self.images = images.numpy() if isinstance(images, Tensor) else images
         if self.images.dtype != np.uint8 or self.images.ndim != 4:
             raise ValueError(f"expected uint8 (N, C, H, W) images, got {self.images.dtype} "
                              f"{tuple(self.images.shape)}")
-        self.labels, self.device, self.hflip = labels.to(device), device, hflip
+        self.labels, self.device = labels.to(device), device
+        self.hflip, self.jitter = hflip, jitter
         self.chunk, self.ahead = int(chunk), int(ahead)
 
-    def order(self) -> tuple[Tensor, Tensor]:
+    def order(self) -> Order:
         """Chunks in random order, rows in random order inside each; with ``hflip`` a row
         ``r`` to mirror is given as ``r + N`` (as :class:`DeviceImages` does)."""
         n, c = len(self), self.chunk
         starts = (torch.randperm(math.ceil(n / c)) * c).tolist()
         rows = torch.cat([start + torch.randperm(min(c, n - start)) for start in starts])
         if not self.hflip:
-            return rows, rows
-        return rows + n * torch.randint(0, 2, (n,)), rows
+            return self._with_corners(rows, rows)
+        return self._with_corners(rows + n * torch.randint(0, 2, (n,)), rows)
 
-    def batches(self, order: tuple[Tensor, Tensor], batch_size: int, start: int = 0,
+    def batches(self, order: Order, batch_size: int, start: int = 0,
                 rank: int = 0, world_size: int = 1) -> Iterator[tuple[Tensor, Tensor]]:
-        source_rows, label_rows = order
         step = batch_size * world_size
 
         def rows(i: int) -> list[Tensor]:
             first = i * step + rank * batch_size
-            return [source_rows[first:first + batch_size]]
+            return [order.rows[first:first + batch_size]]
 
         steps = range(start, self.steps_per_epoch(step))
         for (images,), i in zip(self._gathered(steps, rows), steps, strict=True):
-            first = i * step + rank * batch_size
-            yield (to_unit_range(images.to(self.device, non_blocking=True)),
-                   self.labels.index_select(0, label_rows[first:first + batch_size]
-                                            .to(self.device)))
+            batch = slice(i * step + rank * batch_size, i * step + (rank + 1) * batch_size)
+            images = images.to(self.device, non_blocking=True)
+            yield (to_unit_range(jittered(images, order.corners_of(batch), self.jitter)),
+                   self.labels.index_select(0, order.labels[batch].to(self.device)))
 
-    def stacked_batches(self, orders: list[tuple[Tensor, Tensor]], batch_size: int,
+    def stacked_batches(self, orders: list[Order], batch_size: int,
                         start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         k = len(orders)
-        label_rows = torch.stack([rows for _, rows in orders]).to(self.device)
+        order = stacked(orders)
+        label_rows = order.labels.to(self.device)
 
         def rows(i: int) -> list[Tensor]:
-            return [source[i * batch_size:(i + 1) * batch_size] for source, _ in orders]
+            return list(order.rows[:, i * batch_size:(i + 1) * batch_size])
 
         steps = range(start, self.steps_per_epoch(batch_size))
         for members, i in zip(self._gathered(steps, rows), steps, strict=True):
-            images = torch.stack(members).to(self.device, non_blocking=True)
-            labels = label_rows[:, i * batch_size:(i + 1) * batch_size]
-            yield (to_unit_range(images.view(k * batch_size, *images.shape[2:]))
-                   .view(k, batch_size, *images.shape[2:]),
-                   self.labels.index_select(0, labels.reshape(-1)).view(k, batch_size))
+            batch = slice(i * batch_size, (i + 1) * batch_size)
+            images = torch.cat(members).to(self.device, non_blocking=True)
+            images = jittered(images, order.corners_of(batch), self.jitter)
+            yield (to_unit_range(images).view(k, batch_size, *images.shape[1:]),
+                   self.labels.index_select(0, label_rows[:, batch].reshape(-1))
+                   .view(k, batch_size))
 
     def _gathered(self, steps: range, rows: Callable[[int], list[Tensor]]
                   ) -> Iterator[list[Tensor]]:
@@ -188,7 +191,8 @@ def available_memory() -> int | None:
 
 
 def training_images(images: Tensor, labels: Tensor, device: torch.device, hflip: bool,
-                    stream_above: int | None = None) -> DeviceImages | StreamedImages:
+                    stream_above: int | None = None, jitter: int = 0
+                    ) -> DeviceImages | StreamedImages:
     """The training split whole on the device when it fits -- its bytes (twice, with
     flips) at most ``stream_above``, by default half the memory available -- else streamed
     from its array (memory-mapped, for a prepared image folder)."""
@@ -198,5 +202,5 @@ def training_images(images: Tensor, labels: Tensor, device: torch.device, hflip:
         available = available_memory()
         limit = available // 2 if available is not None else size
     if size <= limit:
-        return DeviceImages(images, labels, device, hflip)
-    return StreamedImages(images, labels, device, hflip)
+        return DeviceImages(images, labels, device, hflip, jitter)
+    return StreamedImages(images, labels, device, hflip, jitter)
