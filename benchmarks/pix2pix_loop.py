@@ -112,8 +112,8 @@ def main() -> None:
                                         images, labels, device, args.seconds, BATCH,
                                         cuda_graphs=device.type == "cuda")
     print(f"pix2pix at {RESOLUTION} px, width {args.width}, jitter {args.jitter}, on {device}, "
-          f"batch {BATCH}, torch "
-          f"{torch.__version__}, {torch.get_num_threads()} threads: the reference loop "
+          f"batch {BATCH}, torch {torch.__version__}, {torch.get_num_threads()} threads: "
+          f"the reference loop "
           f"{theirs:,.1f} samples/s, ganzoo ({impl}) {mine:,.1f} samples/s, ganzoo / "
           f"reference {mine / theirs:.3f}")
 

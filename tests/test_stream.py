@@ -133,7 +133,8 @@ def test_without_jitter_nothing_more_is_drawn():
     order = DeviceImages(torch.from_numpy(images), labels, CPU, hflip=True).order()
     after = torch.rand(1)
     torch.manual_seed(4)
-    torch.randperm(50), torch.randint(0, 2, (50,))
+    torch.randperm(50)  # the order's draws without jitter: rows, then flips
+    torch.randint(0, 2, (50,))
     assert order.corners is None and torch.equal(after, torch.rand(1))
 
 

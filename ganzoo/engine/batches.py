@@ -135,11 +135,10 @@ def stacked(orders: list[Order]) -> Order:
 def jittered(images: Tensor, corners: Tensor | None, jitter: int) -> Tensor:
     """pix2pix's random jitter: uint8 images (B, C, H, W) enlarged (bicubic) to
     (H + jitter, W + jitter) and each cropped back to (H, W) at its corner (y, x) in
-    ``corners`` (B, 2); without corners, the images as they are. A pair stacked on channels
-    gets the same crop on both sides."""
+    ``corners`` (B, 2, on the images' device); without corners, the images as they are. A
+    pair stacked on channels gets the same crop on both sides."""
     if corners is None:
         return images
-    corners = corners.to(images.device)
     b, c, h, w = images.shape
     big = F.interpolate(images.float(), size=(h + jitter, w + jitter), mode="bicubic",
                         align_corners=False).clamp_(0, 255).round_().to(torch.uint8)

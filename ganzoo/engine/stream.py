@@ -55,7 +55,7 @@ class StreamedImages(ImageBatches):
 
     def batches(self, order: Order, batch_size: int, start: int = 0,
                 rank: int = 0, world_size: int = 1) -> Iterator[tuple[Tensor, Tensor]]:
-        step = batch_size * world_size
+        step, order = batch_size * world_size, self._placed(order)
 
         def rows(i: int) -> list[Tensor]:
             first = i * step + rank * batch_size
@@ -66,13 +66,11 @@ class StreamedImages(ImageBatches):
             batch = slice(i * step + rank * batch_size, i * step + (rank + 1) * batch_size)
             images = images.to(self.device, non_blocking=True)
             yield (to_unit_range(jittered(images, order.corners_of(batch), self.jitter)),
-                   self.labels.index_select(0, order.labels[batch].to(self.device)))
+                   self.labels.index_select(0, order.labels[batch]))
 
     def stacked_batches(self, orders: list[Order], batch_size: int,
                         start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        k = len(orders)
-        order = stacked(orders)
-        label_rows = order.labels.to(self.device)
+        k, order = len(orders), self._placed(stacked(orders))
 
         def rows(i: int) -> list[Tensor]:
             return list(order.rows[:, i * batch_size:(i + 1) * batch_size])
@@ -83,8 +81,14 @@ class StreamedImages(ImageBatches):
             images = torch.cat(members).to(self.device, non_blocking=True)
             images = jittered(images, order.corners_of(batch), self.jitter)
             yield (to_unit_range(images).view(k, batch_size, *images.shape[1:]),
-                   self.labels.index_select(0, label_rows[:, batch].reshape(-1))
+                   self.labels.index_select(0, order.labels[:, batch].reshape(-1))
                    .view(k, batch_size))
+
+    def _placed(self, order: Order) -> Order:
+        """``order`` with its label rows and crop corners on the device, moved once an
+        epoch; its rows stay on the CPU, for the thread that gathers them."""
+        corners = None if order.corners is None else order.corners.to(self.device)
+        return order._replace(labels=order.labels.to(self.device), corners=corners)
 
     def _gathered(self, steps: range, rows: Callable[[int], list[Tensor]]
                   ) -> Iterator[list[Tensor]]:
